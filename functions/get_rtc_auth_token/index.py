@@ -1,0 +1,29 @@
+"""POST /api/v2/aiagent/getRtcAuthToken: an ARTC token for the caller (SPEC 3.1)."""
+import time
+
+from shared import rtc_token
+from shared.api_models import GetRtcAuthTokenRequest
+from shared.auth import authorize_client
+from shared.http import endpoint
+from shared.settings import CoreSettings, RtcSettings, load
+
+
+def _settings():
+    load(RtcSettings)
+    return load(CoreSettings)
+
+
+@endpoint(authorize=authorize_client, body=GetRtcAuthTokenRequest, settings=_settings)
+def handler(req: GetRtcAuthTokenRequest, principal, request) -> dict:
+    rtc = load(RtcSettings)
+    channel_id = req.channel_id or rtc_token.new_channel_id()
+    expires = int(time.time()) + rtc.RTC_TOKEN_TTL_SECONDS
+    token = rtc_token.build(
+        app_id=rtc.LIVE_MIC_APP_ID,
+        app_key=rtc.LIVE_MIC_APP_KEY.get_secret_value(),
+        channel_id=channel_id,
+        user_id=req.user_id,
+        timestamp=expires,
+        gslb=rtc.RTC_GSLB,
+    )
+    return {"rtc_auth_token": token, "channel_id": channel_id, "timestamp": expires}

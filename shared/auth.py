@@ -1,0 +1,79 @@
+"""Client authorization for the HTTP API (AUTH_MODE = jwt | static | none).
+
+Called by `shared.http` before a request body is even parsed. Any failure is a 403,
+which the client kits read as "log in again". The reason given is precise but never
+echoes the token.
+"""
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from shared import jwt_hs256
+from shared.errors import Forbidden
+from shared.http import Request
+from shared.settings import CoreSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling. `subject` is the JWT `sub` (None in static/none mode)."""
+
+    mode: str
+    subject: str | None = None
+
+    def require_user(self, user_id: str) -> None:
+        """In jwt mode the body's `user_id` must be the token's subject."""
+        if self.subject is not None and not hmac.compare_digest(self.subject.encode(), user_id.encode()):
+            raise Forbidden("user_id does not match the authorization token", error_code="TokenUserMismatch")
+
+
+def bearer_value(header: str | None) -> str | None:
+    """The token from `Authorization: <token>` or `Authorization: Bearer <token>`."""
+    if header is None:
+        return None
+    value = header.strip()
+    if value.lower() == "bearer":
+        return None
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    return value or None
+
+
+def authorize_client(request: Request, settings: CoreSettings) -> Principal:
+    """Check the request's Authorization header against the configured mode."""
+    mode = settings.AUTH_MODE
+    if mode == "none":
+        return Principal(mode)
+    token = bearer_value(request.headers.get("authorization"))
+    if token is None:
+        raise Forbidden("Authorization header is missing", error_code="MissingToken")
+    if mode == "static":
+        candidate = token.encode()
+        ok = False
+        for allowed in settings.AUTH_STATIC_TOKENS:
+            # Check every token (no early exit) so timing says nothing about which.
+            ok |= hmac.compare_digest(allowed.get_secret_value().encode(), candidate)
+        if not ok:
+            raise Forbidden("authorization token is not valid", error_code="InvalidToken")
+        return Principal(mode)
+    assert settings.AUTH_JWT_SECRET is not None  # guaranteed by CoreSettings
+    try:
+        claims = jwt_hs256.decode(
+            token, settings.AUTH_JWT_SECRET.get_secret_value(), leeway=settings.AUTH_JWT_LEEWAY_SECONDS
+        )
+    except jwt_hs256.InvalidToken as exc:
+        code = "TokenExpired" if str(exc) == "token expired" else "InvalidToken"
+        raise Forbidden(f"authorization {exc}", error_code=code) from None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise Forbidden("authorization token has no subject", error_code="InvalidToken")
+    return Principal(mode, sub)
+
+
+def mint_token(user_id: str, secret: str, ttl_seconds: int = 3600, now: float | None = None) -> str:
+    """A development/client JWT for `user_id` (what `aiagent token` prints)."""
+    import time
+
+    issued = int(time.time() if now is None else now)
+    return jwt_hs256.encode({"sub": user_id, "iat": issued, "exp": issued + int(ttl_seconds)}, secret)

@@ -1,0 +1,240 @@
+"""HTTP for Function Compute: trigger event -> Request, answer -> FC response dict.
+
+Accepts the FC 3.0 HTTP-trigger event (`rawPath`, `requestContext.http`) and the API
+Gateway event (`path`, `httpMethod`, `pathParameters`). `endpoint()` wraps a function
+so that every HTTP function handles CORS, methods, body limits, authorization, JSON
+and errors the same way, in this one place.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from shared.errors import (
+    AppError,
+    BadRequest,
+    ConfigurationError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from shared.log import logger, start_request
+
+JSON_TYPE = "application/json; charset=utf-8"
+MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+
+class Headers(dict):
+    """Header map with case-insensitive lookup (keys stored lower-cased)."""
+
+    def __init__(self, raw: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        for key, value in (raw or {}).items():
+            if isinstance(value, list):  # API Gateway multi-value form
+                value = ",".join(str(v) for v in value)
+            self[str(key).lower()] = str(value)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+
+@dataclass(slots=True)
+class Request:
+    """One HTTP request, independent of the trigger format that carried it."""
+
+    method: str
+    path: str
+    headers: Headers
+    query: dict[str, str]
+    body: bytes
+    source_ip: str = ""
+    request_id: str = ""
+    _json: Any = field(default=None, repr=False)
+
+    def json(self) -> Any:
+        """The body decoded as JSON; BadRequest if it is not JSON."""
+        if self._json is None:
+            if not self.body.strip():
+                raise BadRequest("body: must be a JSON object (body is empty)", error_code="InvalidBody")
+            try:
+                self._json = json.loads(self.body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BadRequest(f"body: not valid JSON ({_json_reason(exc)})", error_code="InvalidBody") from None
+        return self._json
+
+
+def _json_reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    return "recursion too deep" if isinstance(exc, RecursionError) else type(exc).__name__
+
+
+def parse_event(event: bytes | str | Mapping[str, Any], *, max_body: int) -> Request:
+    """Decode an FC HTTP-trigger or API Gateway event; 413 if the body is over `max_body`."""
+    if isinstance(event, (bytes, bytearray, str)):
+        if len(event) > MAX_EVENT_BYTES:
+            raise PayloadTooLarge(f"request too large (limit {max_body} bytes)")
+        try:
+            event = json.loads(event)
+        except ValueError:
+            raise BadRequest("event: not a JSON HTTP trigger event", error_code="InvalidEvent") from None
+    if not isinstance(event, Mapping):
+        raise BadRequest("event: not a JSON HTTP trigger event", error_code="InvalidEvent")
+    ctx = event.get("requestContext")
+    ctx = ctx if isinstance(ctx, Mapping) else {}
+    http = ctx.get("http")
+    http = http if isinstance(http, Mapping) else {}
+    method = event.get("httpMethod") or http.get("method") or ""
+    path = event.get("rawPath") or event.get("path") or http.get("path") or "/"
+    if not isinstance(method, str) or not isinstance(path, str):
+        raise BadRequest("event: method and path must be strings", error_code="InvalidEvent")
+    headers = Headers(event.get("headers") if isinstance(event.get("headers"), Mapping) else None)
+    query = event.get("queryParameters") or event.get("queryStringParameters") or {}
+    raw_body = event.get("body") or ""
+    if not isinstance(raw_body, str):
+        raise BadRequest("event: body must be a string", error_code="InvalidEvent")
+    # Reject on the encoded size first, so a huge body is never decoded.
+    if len(raw_body) > (max_body * 4 // 3 + 4 if event.get("isBase64Encoded") else max_body * 4):
+        raise PayloadTooLarge(f"body: larger than {max_body} bytes")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw_body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("body: isBase64Encoded is set but the body is not base64", error_code="InvalidBody") from None
+    else:
+        body = raw_body.encode("utf-8", "surrogatepass")
+    if len(body) > max_body:
+        raise PayloadTooLarge(f"body: larger than {max_body} bytes")
+    return Request(
+        method=method.upper(),
+        path=path,
+        headers=headers,
+        query={str(k): str(v) for k, v in query.items()} if isinstance(query, Mapping) else {},
+        body=body,
+        source_ip=str(http.get("sourceIp", "")),
+        request_id=str(ctx.get("requestId", "")),
+    )
+
+
+def response(status: int, body: Any = None, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An FC HTTP response dict with a compact JSON body."""
+    out_headers = {"Content-Type": JSON_TYPE} if body is not None else {}
+    out_headers.update(headers or {})
+    return {
+        "statusCode": status,
+        "headers": out_headers,
+        "isBase64Encoded": False,
+        "body": "" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def cors_headers(request_origin: str | None, allowed: tuple[str, ...]) -> dict[str, str]:
+    """CORS response headers for `request_origin` given the allowed origins."""
+    if "*" in allowed:
+        return {"Access-Control-Allow-Origin": "*"}
+    if request_origin and request_origin in allowed:
+        return {"Access-Control-Allow-Origin": request_origin, "Vary": "Origin"}
+    return {"Vary": "Origin"}
+
+
+def _context_request_id(context: Any) -> str:
+    return str(getattr(context, "request_id", "") or "")
+
+
+def _function_name(context: Any) -> str | None:
+    fn = getattr(context, "function", None)
+    return getattr(fn, "name", None) if fn is not None else None
+
+
+Authorizer = Callable[[Request, Any], Any]
+
+
+def endpoint(
+    *,
+    authorize: Authorizer,
+    body: type | None = None,
+    methods: tuple[str, ...] = ("POST",),
+    settings: Callable[[], Any],
+    require_json_content_type: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[[Any, Any], dict[str, Any]]]:
+    """Make `fn(data, principal, request)` an FC HTTP handler `handler(event, context)`.
+
+    Order: CORS preflight -> method -> body size -> authorize (403/401) -> JSON and
+    model validation (400) -> `principal.require_user(data.user_id)` -> `fn`.
+    `settings()` is called once here, at cold start; a configuration error is logged
+    then and answered as a 500 JSON error on every invocation.
+    """
+
+    def wrap(fn: Callable[..., Any]) -> Callable[[Any, Any], dict[str, Any]]:
+        config_error: ConfigurationError | None = None
+        core = None
+        try:
+            core = settings()
+            if getattr(core, "AUTH_MODE", None) == "none":
+                logger.warning("client authorization is disabled (AUTH_MODE=none)")
+        except ConfigurationError as exc:
+            config_error = exc
+            logger.error("cold start: configuration invalid", extra={"error": exc.message})
+        allow = ", ".join((*methods, "OPTIONS"))
+
+        def handler(event: Any, context: Any) -> dict[str, Any]:
+            started = time.perf_counter()
+            start_request(_context_request_id(context), _function_name(context))
+            cors: dict[str, str] = {"Access-Control-Allow-Origin": "*"}
+            outcome: dict[str, Any] = {"status": 500}
+            try:
+                if config_error is not None:
+                    raise config_error
+                req = parse_event(event, max_body=core.HTTP_MAX_BODY_BYTES)
+                cors = cors_headers(req.headers.get("origin"), core.CORS_ALLOW_ORIGINS)
+                if req.method == "OPTIONS":
+                    outcome["status"] = 204
+                    return response(204, None, {
+                        **cors,
+                        "Access-Control-Allow-Methods": allow,
+                        "Access-Control-Allow-Headers": "authorization, content-type",
+                        "Access-Control-Max-Age": "86400",
+                    })
+                if req.method not in methods:
+                    raise MethodNotAllowed(f"method {req.method[:16]} not allowed; use {' or '.join(methods)}",
+                                           headers={"Allow": allow})
+                if require_json_content_type:
+                    ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+                    if ctype and ctype != "application/json":
+                        raise UnsupportedMediaType("content-type: must be application/json")
+                principal = authorize(req, core)
+                data = req
+                if body is not None:
+                    from shared.validation import parse_body
+
+                    data = parse_body(body, req.json())
+                    user_id = getattr(data, "user_id", None)
+                    if user_id is not None and hasattr(principal, "require_user"):
+                        principal.require_user(user_id)
+                result = fn(data, principal, req)
+                outcome["status"] = 200
+                return response(200, {"code": 200, **result}, cors)
+            except AppError as exc:
+                outcome.update(status=exc.status, error_code=exc.error_code, reason=exc.message)
+                return response(exc.status, exc.body(), {**cors, **exc.headers})
+            except RecursionError:
+                outcome.update(status=400, error_code="InvalidBody")
+                return response(400, BadRequest("body: JSON nested too deeply", error_code="InvalidBody").body(), cors)
+            except Exception:
+                logger.exception("unhandled error")
+                return response(500, {"code": 500, "message": "internal error", "error_code": "InternalError"}, cors)
+            finally:
+                outcome["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+                logger.info("request done", extra=outcome)
+
+        handler.__wrapped__ = fn  # type: ignore[attr-defined]
+        handler.config_error = config_error  # type: ignore[attr-defined]  # read by the sandbox
+        return handler
+
+    return wrap

@@ -1,0 +1,38 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Tests never inherit a developer's real configuration or cloud credentials.
+for _name in list(os.environ):
+    if _name.startswith(("AUTH_", "LIVE_MIC_", "RTC_", "ALIBABA_CLOUD_", "ICE_", "OSS_", "CCAI_", "ARCHIVE_")) \
+            or _name in ("STAGE", "CALLBACK_TOKEN", "CORS_ALLOW_ORIGINS", "HTTP_MAX_BODY_BYTES"):
+        del os.environ[_name]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    from shared.settings import reset_cache
+
+    reset_cache()
+    yield
+    reset_cache()
+
+
+@pytest.fixture
+def logs():
+    """Everything the shared logger writes during the test, as one string."""
+    import io
+
+    from shared.log import logger
+
+    stream = io.StringIO()
+    handler = logger.registered_handler
+    old = handler.setStream(stream)
+    yield stream
+    handler.setStream(old)
