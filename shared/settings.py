@@ -120,3 +120,107 @@ class RtcSettings(EnvSettings):
             if not url.startswith("https://"):
                 raise ValueError("every entry must be an https:// URL")
         return v
+
+
+class CloudCredentials(EnvSettings):
+    """Alibaba Cloud credentials. On FC these are the function role's STS credentials."""
+
+    ALIBABA_CLOUD_ACCESS_KEY_ID: str = Field(min_length=1)
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: SecretStr
+    ALIBABA_CLOUD_SECURITY_TOKEN: SecretStr | None = None
+
+
+DEFAULT_ICE_REGIONS = ("cn-shanghai", "cn-hangzhou", "cn-beijing", "cn-shenzhen", "ap-southeast-1", "us-west-1")
+
+
+class IceSettings(EnvSettings):
+    """Where and how to call ICE OpenAPI (SPEC 4)."""
+
+    ICE_REGION: str = "cn-shanghai"
+    ICE_EXTRA_REGIONS: tuple[str, ...] = ()
+    ICE_ENDPOINT: str | None = None
+    ICE_CONNECT_TIMEOUT_SECONDS: float = Field(default=2.0, gt=0, le=30)
+    ICE_READ_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=60)
+    ICE_MAX_RETRIES: int = Field(default=2, ge=0, le=5)
+
+    _split = field_validator("ICE_EXTRA_REGIONS", mode="before")(_csv)
+
+    @field_validator("ICE_EXTRA_REGIONS")
+    @classmethod
+    def _region_shape(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for region in v:
+            if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+){1,3}", region):
+                raise ValueError("each entry must look like a region id such as eu-central-1")
+        return v
+
+    @field_validator("ICE_ENDPOINT")
+    @classmethod
+    def _endpoint_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("https://", "http://")):
+            raise ValueError("must be a URL such as https://ice.cn-shanghai.aliyuncs.com or http://127.0.0.1:9001")
+        return v.rstrip("/") if v else v
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region a request may name."""
+        return DEFAULT_ICE_REGIONS + tuple(r for r in self.ICE_EXTRA_REGIONS if r not in DEFAULT_ICE_REGIONS)
+
+    @model_validator(mode="after")
+    def _default_region_known(self) -> "IceSettings":
+        if self.ICE_REGION not in self.regions:
+            raise ValueError(f"ICE_REGION must be one of {', '.join(self.regions)} (extend with ICE_EXTRA_REGIONS)")
+        return self
+
+
+class OssSettings(EnvSettings):
+    """The archive bucket over OSS's S3-compatible protocol (SPEC 6).
+
+    Credentials default to the ALIBABA_CLOUD_* ones (see `credentials()`).
+    """
+
+    ARCHIVE_BUCKET: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    OSS_REGION: str = "cn-shanghai"
+    OSS_ENDPOINT: str | None = None
+    OSS_ACCESS_KEY_ID: str | None = None
+    OSS_ACCESS_KEY_SECRET: SecretStr | None = None
+    OSS_SECURITY_TOKEN: SecretStr | None = None
+    ALIBABA_CLOUD_ACCESS_KEY_ID: str | None = None
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: SecretStr | None = None
+    ALIBABA_CLOUD_SECURITY_TOKEN: SecretStr | None = None
+    OSS_CONNECT_TIMEOUT_SECONDS: float = Field(default=2.0, gt=0, le=30)
+    OSS_READ_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("OSS_ENDPOINT")
+    @classmethod
+    def _endpoint_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("https://", "http://")):
+            raise ValueError("must be a URL such as https://s3.oss-cn-shanghai-internal.aliyuncs.com")
+        return v.rstrip("/") if v else v
+
+    @model_validator(mode="after")
+    def _credentials_present(self) -> "OssSettings":
+        if (self.OSS_ACCESS_KEY_ID is None) != (self.OSS_ACCESS_KEY_SECRET is None):
+            raise ValueError("OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET must be set together")
+        if self.OSS_ACCESS_KEY_ID is None and (self.ALIBABA_CLOUD_ACCESS_KEY_ID is None
+                                               or self.ALIBABA_CLOUD_ACCESS_KEY_SECRET is None):
+            raise ValueError("set OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET or "
+                             "ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        return self
+
+    @property
+    def endpoint(self) -> str:
+        """OSS_ENDPOINT, else the in-region internal S3-compatible endpoint."""
+        return self.OSS_ENDPOINT or f"https://s3.oss-{self.OSS_REGION}-internal.aliyuncs.com"
+
+    def credentials(self) -> tuple[str, str, str | None]:
+        """(access key id, secret, STS token or None): OSS_* if set, else ALIBABA_CLOUD_*."""
+        if self.OSS_ACCESS_KEY_ID is not None and self.OSS_ACCESS_KEY_SECRET is not None:
+            token = self.OSS_SECURITY_TOKEN
+            return self.OSS_ACCESS_KEY_ID, self.OSS_ACCESS_KEY_SECRET.get_secret_value(), \
+                token.get_secret_value() if token else None
+        assert self.ALIBABA_CLOUD_ACCESS_KEY_ID and self.ALIBABA_CLOUD_ACCESS_KEY_SECRET
+        token = self.ALIBABA_CLOUD_SECURITY_TOKEN
+        return self.ALIBABA_CLOUD_ACCESS_KEY_ID, self.ALIBABA_CLOUD_ACCESS_KEY_SECRET.get_secret_value(), \
+            token.get_secret_value() if token else None
