@@ -224,3 +224,33 @@ class OssSettings(EnvSettings):
         token = self.ALIBABA_CLOUD_SECURITY_TOKEN
         return self.ALIBABA_CLOUD_ACCESS_KEY_ID, self.ALIBABA_CLOUD_ACCESS_KEY_SECRET.get_secret_value(), \
             token.get_secret_value() if token else None
+
+
+class CcaiSettings(EnvSettings):
+    """CCAI AnalyzeConversation (SPEC 7) and the analysis profile to use."""
+
+    CCAI_ENDPOINT: str = "https://contactcenterai.cn-shanghai.aliyuncs.com"
+    CCAI_WORKSPACE_ID: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    CCAI_APP_ID: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    ANALYSIS_PROFILE: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    CCAI_STREAM: bool = False
+    CCAI_CONNECT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=30)
+    CCAI_READ_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0, le=600)
+    CCAI_MAX_RETRIES: int = Field(default=4, ge=0, le=10)
+    # Long calls: above this many characters of dialogue text the long-dialog policy applies.
+    ANALYSIS_MAX_REQUEST_CHARS: int = Field(default=60000, ge=1000, le=1_000_000)
+    ANALYSIS_LONG_DIALOG_POLICY: Literal["split", "truncate"] = "split"
+
+    @field_validator("CCAI_ENDPOINT")
+    @classmethod
+    def _endpoint_url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must be a URL such as https://contactcenterai.cn-shanghai.aliyuncs.com")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _ids_present(self) -> "CcaiSettings":
+        missing = [n for n in ("CCAI_WORKSPACE_ID", "CCAI_APP_ID") if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"{' and '.join(missing)} required (the CCAI workspace and app to analyse with)")
+        return self
