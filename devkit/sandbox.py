@@ -182,14 +182,16 @@ def wait_until_listening(host: str, port: int, timeout: float = 10.0) -> None:
 
 def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
     """`aiagent dev`: apply defaults, cold-start every function, serve until interrupted."""
-    from devkit import defaults
+    from devkit import defaults, upstreams
 
     filled = defaults.apply()
+    ups = upstreams.start()
     sandbox = Sandbox()
     sandbox.load()
     if sandbox.config_errors:
         for key, msg in sandbox.config_errors.items():
             out(f"error: {key}: {msg}")
+        ups.stop()
         return 2
     server = sandbox.serve(host, port)
     base = f"http://{host}:{server.server_address[1]}"
@@ -201,13 +203,15 @@ def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
         tokens = os.environ.get("AUTH_STATIC_TOKENS", "").split(",")
         note = " (embedded development token)" if "AUTH_STATIC_TOKENS" in filled else ""
         out(f"client auth: AUTH_MODE=static; token{note}: {tokens[0].strip()}")
-        first = sorted(sandbox.routes)[0] if sandbox.routes else "/"
+        first = next((p for p in sandbox.routes if p.endswith("/getRtcAuthToken")), next(iter(sandbox.routes), "/"))
         out(f"try: curl -s -X POST {base}{first} -H 'Authorization: Bearer {tokens[0].strip()}' "
             "-H 'Content-Type: application/json' -d '{\"user_id\":\"alice\"}'")
     elif mode == "jwt":
         out("client auth: AUTH_MODE=jwt; mint a token with: aiagent token --user-id alice")
     else:
         out(f"client auth: AUTH_MODE={mode} (no client authorization)")
+    for line in ups.lines:
+        out(f"upstream {line}")
     if filled:
         out("embedded development defaults in use for: " + ", ".join(sorted(filled)))
     out("press Ctrl+C to stop")
@@ -217,4 +221,5 @@ def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
         pass
     finally:
         server.server_close()
+        ups.stop()
     return 0

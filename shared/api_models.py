@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # SPEC 3: ids a client supplies. user_id rule of the foundation issue: A-Za-z0-9_-, <= 64.
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -23,3 +23,40 @@ class GetRtcAuthTokenRequest(ApiRequest):
 
     user_id: UserId
     channel_id: ChannelId | None = None
+
+
+# SPEC 3.2: chat user ids are stricter (no '-').
+ChatUserId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")]
+ResourceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+Region = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")]
+
+
+class GenerateMessageChatTokenRequest(ApiRequest):
+    """POST /api/v2/aiagent/generateMessageChatToken."""
+
+    ai_agent_id: ResourceId
+    user_id: ChatUserId
+    role: Annotated[str, StringConstraints(max_length=32, pattern=r"^[A-Za-z0-9_-]*$")] | None = None
+    expire: Annotated[int, Field(ge=60, le=86400)] | None = None
+    region: Region | None = None
+
+
+class DescribeAIAgentInstanceRequest(ApiRequest):
+    """POST /api/v2/aiagent/describeAIAgentInstance."""
+
+    user_id: UserId
+    ai_agent_instance_id: ResourceId
+    region: Region | None = None
+
+
+class GenerateAIAgentCallRequest(ApiRequest):
+    """POST /api/v2/aiagent/generateAIAgentCall. Configs may be objects or JSON strings."""
+
+    ai_agent_id: ResourceId
+    user_id: UserId
+    expire: Annotated[int, Field(ge=60, le=86400)] | None = None
+    user_data: Annotated[str, StringConstraints(max_length=8192)] | dict | None = None
+    session_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+    agent_config: dict | Annotated[str, StringConstraints(max_length=32768)] | None = None
+    template_config: dict | Annotated[str, StringConstraints(max_length=32768)] | None = None
+    region: Region | None = None

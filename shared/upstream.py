@@ -1,0 +1,96 @@
+"""What every upstream call (ICE, CCAI, a call-log download) shares: bounded retries
+with jittered backoff, honouring `x-acs-retry-after`, and one error mapping.
+
+Status rules (whose fault is it?): the caller's bad input or a missing thing stays
+400/404; throttling 429; an upstream auth or signature failure is *our*
+misconfiguration, so 502 (never 403: the client kits read 403 as "log in again");
+upstream 5xx 502; timeout 504.
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Mapping
+
+from shared.errors import AppError, BadRequest, NotFound, Throttled, UpstreamError, UpstreamTimeout
+
+# Codes that mean "the server's credentials or permissions are wrong", whatever the status.
+_AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidSecurityToken",
+               "InvalidTimeStamp", "SignatureNonceUsed", "Forbidden.RAM", "Forbidden.AccessDenied", "NoPermission",
+               "MissingAuthorization", "InvalidAuthorization", "Forbidden.NoPermission", "IllegalPermission",
+               "TenantPermission", "Unauthorized", "NotAuthorized", "AccessDenied")
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """`x-acs-retry-after` (integer milliseconds, as the official SDKs read it) in seconds."""
+    raw = headers.get("x-acs-retry-after")
+    try:
+        ms = int(raw) if raw not in (None, "") else 0
+    except (TypeError, ValueError):
+        return None
+    return ms / 1000.0 if ms > 0 else None
+
+
+def is_throttling(status: int, code: str | None, headers: Mapping[str, str]) -> bool:
+    """Throttled: HTTP 429, a Throttling* code (ICE, CCAI.Throttling.*), or a retry-after hint."""
+    return status == 429 or "Throttling" in (code or "") or retry_after_seconds(headers) is not None
+
+
+def is_auth_failure(status: int, code: str | None) -> bool:
+    return status in (401, 403) or any(c in (code or "") for c in _AUTH_CODES)
+
+
+def backoff(attempt: int, base: float = 0.1, cap: float = 2.0) -> float:
+    """Full-jitter exponential backoff for retry number `attempt` (0-based)."""
+    return random.uniform(0, min(cap, base * (2 ** attempt)))
+
+
+def error_fields(payload: Any) -> tuple[str | None, str | None, str | None]:
+    """(code, message, request id) from an Alibaba Cloud error body (Code/code, ...)."""
+    if not isinstance(payload, Mapping):
+        return None, None, None
+
+    def pick(*names: str) -> str | None:
+        for n in names:
+            v = payload.get(n)
+            if v not in (None, ""):
+                return str(v)
+        return None
+
+    return pick("Code", "code", "errorCode"), pick("Message", "message", "errorInfo"), pick("RequestId", "requestId")
+
+
+def map_error(service: str, status: int, code: str | None, message: str | None, request_id: str | None,
+              headers: Mapping[str, str]) -> AppError:
+    """The AppServer error for an upstream failure (see the module docstring)."""
+    from shared.log import redact_text
+
+    code = code or f"HTTP{status}"
+    text = redact_text((message or "").strip())[:300]
+    if is_throttling(status, code, headers):
+        wait = retry_after_seconds(headers)
+        hdrs = {"Retry-After": str(max(1, round(wait)))} if wait else {}
+        return Throttled(f"{service} is throttling requests; retry later", error_code=code,
+                         request_id=request_id, headers=hdrs)
+    if is_auth_failure(status, code):
+        # Our credentials/permissions: the client can do nothing about it; don't echo details.
+        return UpstreamError(f"{service} refused the server's credentials or permissions (server misconfiguration)",
+                             error_code=code, request_id=request_id, status=502)
+    if status == 404 or code.endswith("NotFound") or ".NotFound" in code or "NotExist" in code:
+        return NotFound(text or f"{service}: not found", error_code=code, request_id=request_id)
+    if 400 <= status < 500:
+        return BadRequest(text or f"{service} rejected the request", error_code=code, request_id=request_id)
+    return UpstreamError(f"{service} failed ({status}){': ' + text if text else ''}", error_code=code,
+                         request_id=request_id, status=502)
+
+
+def timeout_error(service: str) -> UpstreamTimeout:
+    return UpstreamTimeout(f"{service} did not answer in time", error_code=f"{service}.Timeout")
+
+
+def sleep_within(seconds: float, deadline: float | None) -> bool:
+    """Sleep unless that would pass `deadline` (monotonic); False when it would."""
+    if deadline is not None and time.monotonic() + seconds >= deadline:
+        return False
+    time.sleep(seconds)
+    return True
