@@ -191,7 +191,7 @@ def endpoint(
             try:
                 if config_error is not None:
                     raise config_error
-                req = parse_event(event, max_body=core.HTTP_MAX_BODY_BYTES)
+                req = parse_event(event, max_body=core.max_body)
                 cors = cors_headers(req.headers.get("origin"), core.CORS_ALLOW_ORIGINS)
                 if req.method == "OPTIONS":
                     outcome["status"] = 204

@@ -70,18 +70,30 @@ def _csv(value: object) -> object:
     return value
 
 
-class CoreSettings(EnvSettings):
-    """What every HTTP function needs: stage, client authorization, limits, CORS."""
+class HttpSettings(EnvSettings):
+    """What every HTTP function needs: stage, body limit, CORS."""
 
     STAGE: Literal["dev", "staging", "prod"] = "dev"
+    CORS_ALLOW_ORIGINS: tuple[str, ...] = ("*",)
+    HTTP_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
+
+    _split_origins = field_validator("CORS_ALLOW_ORIGINS", mode="before")(_csv)
+
+    @property
+    def max_body(self) -> int:
+        """The request body limit this function enforces (413 above it)."""
+        return self.HTTP_MAX_BODY_BYTES
+
+
+class CoreSettings(HttpSettings):
+    """Client-facing HTTP functions: HttpSettings plus client authorization (AUTH_*)."""
+
     AUTH_MODE: Literal["jwt", "static", "none"] = "jwt"
     AUTH_JWT_SECRET: SecretStr | None = None
     AUTH_JWT_LEEWAY_SECONDS: int = Field(default=30, ge=0, le=300)
     AUTH_STATIC_TOKENS: tuple[SecretStr, ...] = ()
-    CORS_ALLOW_ORIGINS: tuple[str, ...] = ("*",)
-    HTTP_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
 
-    _split = field_validator("AUTH_STATIC_TOKENS", "CORS_ALLOW_ORIGINS", mode="before")(_csv)
+    _split = field_validator("AUTH_STATIC_TOKENS", mode="before")(_csv)
 
     @field_validator("AUTH_JWT_SECRET")
     @classmethod
@@ -253,4 +265,54 @@ class CcaiSettings(EnvSettings):
         missing = [n for n in ("CCAI_WORKSPACE_ID", "CCAI_APP_ID") if getattr(self, n) is None]
         if missing:
             raise ValueError(f"{' and '.join(missing)} required (the CCAI workspace and app to analyse with)")
+        return self
+
+
+class CallbackSettings(HttpSettings):
+    """ICE agent callbacks (SPEC 5): the shared bearer token and the body limit."""
+
+    CALLBACK_TOKEN: SecretStr
+    CALLBACK_MAX_BODY_BYTES: int = Field(default=256 * 1024, ge=1024, le=6 * 1024 * 1024)
+
+    @field_validator("CALLBACK_TOKEN")
+    @classmethod
+    def _token_long_enough(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (use a random value)")
+        return v
+
+    @property
+    def max_body(self) -> int:
+        return self.CALLBACK_MAX_BODY_BYTES
+
+
+class ArchiveSettings(EnvSettings):
+    """Archiving call logs (SPEC 6): where a CallLogUrl may point, limits, retries."""
+
+    STAGE: Literal["dev", "staging", "prod"] = "dev"
+    # Host patterns: exact hosts or "*.suffix". CallLogUrl is a signed OSS URL.
+    CALL_LOG_ALLOWED_HOSTS: tuple[str, ...] = ("*.aliyuncs.com",)
+    CALL_LOG_MAX_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    CALL_LOG_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
+    # Development only (the sandbox's simulator serves call logs over http on loopback).
+    CALL_LOG_ALLOW_INSECURE: bool = False
+    # Attempts per archive/analysis before a dead letter (FC async: 1 + maxAsyncRetryAttempts).
+    ARCHIVE_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=10)
+
+    _split = field_validator("CALL_LOG_ALLOWED_HOSTS", mode="before")(_csv)
+
+    @field_validator("CALL_LOG_ALLOWED_HOSTS")
+    @classmethod
+    def _patterns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for p in v:
+            if not re.fullmatch(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", p):
+                raise ValueError("each entry must be a host name or *.domain (no scheme, port or path)")
+        return v
+
+    @model_validator(mode="after")
+    def _insecure_only_in_dev(self) -> "ArchiveSettings":
+        if self.CALL_LOG_ALLOW_INSECURE and self.STAGE != "dev":
+            raise ValueError(f"CALL_LOG_ALLOW_INSECURE is refused when STAGE={self.STAGE} (development only)")
         return self
