@@ -26,3 +26,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
+
+.PHONY: build
+build: $(STAMP)
+	$(BIN)/python -m devkit.build $(ARGS)
