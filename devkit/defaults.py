@@ -9,6 +9,8 @@ import os
 
 DEV_TOKEN = "dev-client-token-change-me"
 DEV_JWT_SECRET = "dev-only-jwt-secret-0123456789abcdef-not-for-prod"
+DEV_CALLBACK_TOKEN = "dev-callback-token-change-me"
+DEV_BUCKET = "aicall-archive-dev"
 
 DEV_ENV: dict[str, str] = {
     "STAGE": "dev",
@@ -17,6 +19,8 @@ DEV_ENV: dict[str, str] = {
     "AUTH_JWT_SECRET": DEV_JWT_SECRET,
     "LIVE_MIC_APP_ID": "dev-artc-app-id",
     "LIVE_MIC_APP_KEY": "dev-artc-app-key-not-secret",
+    "CALLBACK_TOKEN": DEV_CALLBACK_TOKEN,
+    "ARCHIVE_BUCKET": DEV_BUCKET,
 }
 
 

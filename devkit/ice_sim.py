@@ -56,6 +56,9 @@ class Instance:
     agent_config: dict | None = None
     template_config: dict | None = None
     call_log: dict | None = None
+    call_log_raw: bytes | None = None  # served instead of call_log (e.g. not JSON)
+    call_log_url: str | None = None  # answered instead of the simulator's own URL
+    call_info: dict | None = None
     created: float = field(default_factory=time.time)
 
 
@@ -97,8 +100,11 @@ class IceSimulator:
             self.faults.clear()
 
     def add_instance(self, instance_id: str, *, agent_id: str = "sim-agent", user_id: str = "sim-user",
-                     status: str = "Finished", call_log: dict | None = None, user_data: str | None = None) -> Instance:
-        """Register an instance (e.g. one seen in callbacks) with an optional call log to serve."""
+                     status: str = "Finished", call_log: dict | None = None, user_data: str | None = None,
+                     call_log_raw: bytes | None = None, call_log_url: str | None = None,
+                     call_info: dict | None = None) -> Instance:
+        """Register (or update) an instance with an optional call log to serve, raw bytes
+        to serve instead, or a CallLogUrl to answer instead of the simulator's own."""
         with self._lock:
             inst = self.instances.get(instance_id)
             if inst is None:
@@ -106,8 +112,10 @@ class IceSimulator:
                 self.instances[instance_id] = inst
             else:
                 inst.status = status
-            if call_log is not None:
-                inst.call_log = call_log
+            for name, value in (("call_log", call_log), ("call_log_raw", call_log_raw),
+                                ("call_log_url", call_log_url), ("call_info", call_info)):
+                if value is not None:
+                    setattr(inst, name, value)
             return inst
 
     def call_log_url(self, instance_id: str) -> str:
@@ -136,6 +144,15 @@ class IceSimulator:
                 path = urlsplit(self.path).path
                 if path.startswith("/call-logs/") and path.endswith(".json"):
                     inst = sim.instances.get(path[len("/call-logs/"):-5])
+                    with sim._lock:
+                        sim.calls.append(("GET call log", {"path": path}))
+                    if inst is not None and inst.call_log_raw is not None:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/octet-stream")
+                        self.send_header("Content-Length", str(len(inst.call_log_raw)))
+                        self.end_headers()
+                        self.wfile.write(inst.call_log_raw)
+                        return
                     if inst is not None and inst.call_log is not None:
                         return self._json(200, inst.call_log)
                 self._json(404, {"Code": "NoSuchKey", "Message": "not found"})
@@ -252,7 +269,10 @@ class IceSimulator:
                          "Message": "The specified AI agent instance does not exist."}
         doc = copy.deepcopy(_sample("ice_describe_ai_agent_instance_response.json")["Instance"])
         doc["Status"] = inst.status
-        doc["CallLogUrl"] = self.call_log_url(inst.instance_id) if inst.call_log is not None else ""
+        served = inst.call_log is not None or inst.call_log_raw is not None
+        doc["CallLogUrl"] = inst.call_log_url or (self.call_log_url(inst.instance_id) if served else "")
+        if inst.call_info is not None:
+            doc["CallInfo"] = inst.call_info
         doc["UserData"] = inst.user_data
         doc["SessionId"] = inst.session_id
         if inst.agent_config is not None:
@@ -291,3 +311,60 @@ class IceSimulator:
             "CallLogUrl": self.call_log_url(i.instance_id) if i.call_log is not None else "",
             "GmtCreate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(i.created)),
         } for i in chunk]}
+
+
+def _text_and_role(data: Any) -> tuple[str | None, str | None]:
+    """Defensive read of an (undocumented) chat_record payload."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return data, None
+    if not isinstance(data, dict):
+        return None, None
+    text = next((data[k] for k in ("text", "content", "sentence", "Text") if isinstance(data.get(k), str)), None)
+    role = next((data[k] for k in ("role", "source", "speaker", "Role") if isinstance(data.get(k), str)), None)
+    if role is not None:
+        role = "agent" if role.lower() in ("agent", "assistant", "bot", "ai") else "user"
+    return text, role
+
+
+def observe_callback(sim: IceSimulator, event: dict) -> None:
+    """What the sandbox tells the simulator about each stored callback: instances it has
+    seen become known; chat_record events become the dialog; agent_stop finishes the
+    call with a CallLogUrl the simulator serves itself."""
+    from datetime import datetime
+
+    instance_id, kind = event.get("instanceId"), event.get("event")
+    if not isinstance(instance_id, str) or not isinstance(kind, str):
+        return
+    try:
+        ts = datetime.fromisoformat(str(event.get("timestamp", "")).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        ts = time.time()
+    with sim._lock:
+        inst = sim.instances.get(instance_id)
+        if inst is None:
+            inst = Instance(instance_id, str(event.get("aiAgentId") or "sim-agent"), "sim-user",
+                            user_data=event.get("userData") if isinstance(event.get("userData"), str) else None)
+            sim.instances[instance_id] = inst
+        dialog = getattr(inst, "_dialog", None)
+        if dialog is None:
+            dialog = []
+            inst._dialog = dialog  # type: ignore[attr-defined]
+            inst._start = ts  # type: ignore[attr-defined]
+        if kind == "chat_record":
+            text, role = _text_and_role(event.get("data"))
+            if text:
+                dialog.append((ts, role or "user", text))
+        if kind == "agent_stop" and sim.finish_seen_instances:
+            inst.status = "Finished"
+            start = getattr(inst, "_start", ts)
+            turns = sorted(dialog) or [(start + 1.0, "agent", "(no chat records were received for this call)")]
+            inst.call_log = {
+                "instanceid": instance_id, "startTime": start,
+                "agentUserId": "AGENT_" + instance_id[:12], "remoteUserId": inst.user_id,
+                "dialog": [{"id": i + 1, "begin": round(t - start, 3), "role": r,
+                            "type": "greeting" if i == 0 and r == "agent" else "normal", "text": x}
+                           for i, (t, r, x) in enumerate(turns)],
+            }

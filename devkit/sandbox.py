@@ -78,6 +78,8 @@ class Sandbox:
         self.deployed: dict[str, Deployed] = {}
         self.routes: dict[str, Deployed] = {}
         self.config_errors: dict[str, str] = {}
+        # Dev-only endpoints under /_sandbox/ (set by DevStack): (method, path, query, headers) -> (status, body)
+        self.admin: Callable[[str, str, dict[str, str], dict[str, str]], tuple[int, Any]] | None = None
 
     def load(self) -> None:
         from shared.settings import reset_cache
@@ -117,7 +119,14 @@ class Sandbox:
                 self._send(status, {"Content-Type": "application/json; charset=utf-8"}, body)
 
             def _handle(self) -> None:
-                path = urlsplit(self.path).path
+                parts = urlsplit(self.path)
+                path = parts.path
+                if path.startswith("/_sandbox/") and sandbox.admin is not None:
+                    self._drain()
+                    status, body = sandbox.admin(self.command, path, dict(parse_qsl(parts.query)),
+                                                 {k.lower(): v for k, v in self.headers.items()})
+                    data = json.dumps(body, ensure_ascii=False).encode()
+                    return self._send(status, {"Content-Type": "application/json; charset=utf-8"}, data)
                 dep = sandbox.routes.get(path)
                 if dep is None:
                     self._drain()
@@ -180,46 +189,171 @@ def wait_until_listening(host: str, port: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
-    """`aiagent dev`: apply defaults, cold-start every function, serve until interrupted."""
-    from devkit import defaults, upstreams
+class DevStack:
+    """Everything `aiagent dev` runs, startable in-process (tests, chaos runs, benchmarks):
+    simulators or real upstreams, the functions, OSS-trigger emulation, the HTTP gateway."""
 
-    filled = defaults.apply()
-    ups = upstreams.start()
-    sandbox = Sandbox()
-    sandbox.load()
-    if sandbox.config_errors:
-        for key, msg in sandbox.config_errors.items():
-            out(f"error: {key}: {msg}")
-        ups.stop()
+    def __init__(self, host: str = "127.0.0.1", port: int = 9000, *, data_dir: Any = None,
+                 retry_delay: float | None = None) -> None:
+        self.host, self.port = host, port
+        self.data_dir = data_dir
+        self.retry_delay = retry_delay if retry_delay is not None else float(
+            os.environ.get("SANDBOX_TRIGGER_RETRY_SECONDS", "1.0"))
+        self.filled: dict[str, str] = {}
+        self.ups: Any = None
+        self.sandbox: Sandbox | None = None
+        self.dispatcher: Any = None
+        self.server: ThreadingHTTPServer | None = None
+        self._listeners: list[Any] = []
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://{self.host}:{self.server.server_address[1]}"
+
+    def start(self) -> "DevStack":
+        from devkit import defaults, upstreams
+        from devkit.triggers import TriggerDispatcher
+        from shared import ice, object_store
+
+        self.filled = defaults.apply()
+        self.ups = upstreams.start(data_dir=self.data_dir)
+        ice.reset_client()
+        object_store.reset_store()
+        self.sandbox = Sandbox()
+        self.sandbox.load()
+        if self.sandbox.config_errors:
+            self.stop()
+            raise SystemExit("\n".join(f"error: {k}: {m}" for k, m in self.sandbox.config_errors.items()))
+        self.dispatcher = TriggerDispatcher(self.sandbox.deployed, retry_delay=self.retry_delay,
+                                            region=os.environ.get("OSS_REGION", "cn-shanghai")).start()
+        self._listen(self.dispatcher.on_write)
+        if self.ups.ice is not None:
+            self._listen(self._tell_ice)
+        self.sandbox.admin = self._admin
+        self.server = self.sandbox.serve(self.host, self.port)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        return self
+
+    def _listen(self, fn: Any) -> None:
+        from shared import object_store
+
+        object_store.add_write_listener(fn)
+        self._listeners.append(fn)
+
+    def _tell_ice(self, bucket: str, key: str, result: Any, size: int) -> None:
+        """Let the ICE simulator see stored callbacks (so simulated calls finish)."""
+        from devkit.ice_sim import observe_callback
+        from shared import archive_keys, object_store
+
+        if not key.startswith(archive_keys.CALLBACKS):
+            return
+        try:
+            observe_callback(self.ups.ice, json.loads(object_store.get_store().get(key)[0]))
+        except Exception:  # the simulator's view is best effort; the archive is what counts
+            pass
+
+    def _admin(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, Any]:
+        """GET /_sandbox/status | /_sandbox/objects?prefix= | /_sandbox/object?key= (callback token)."""
+        import hmac
+
+        from shared import object_store
+
+        token = os.environ.get("CALLBACK_TOKEN", "")
+        presented = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(presented.encode(), token.encode()):
+            return 401, {"code": 401, "message": "sandbox endpoints need Authorization: Bearer <CALLBACK_TOKEN>"}
+        if method != "GET":
+            return 405, {"code": 405, "message": "GET only"}
+        store = object_store.get_store()
+        if path == "/_sandbox/status":
+            st = self.dispatcher.stats
+            return 200, {"code": 200, "upstreams": self.ups.lines, "bucket": store.bucket,
+                         "triggers": {"delivered": st.delivered, "failed_attempts": st.failed_attempts,
+                                      "exhausted": st.exhausted, "by_function": st.by_function},
+                         "idle": self.dispatcher.wait_idle(0)}
+        if path == "/_sandbox/objects":
+            items = [{"key": o.key, "size": o.size, "etag": o.etag}
+                     for o in store.list(query.get("prefix", ""))][:5000]
+            return 200, {"code": 200, "objects": items}
+        if path == "/_sandbox/object":
+            from shared.object_store import ObjectNotFound
+
+            try:
+                data, info = store.get(query.get("key", ""))
+            except ObjectNotFound:
+                return 404, {"code": 404, "message": "no such object"}
+            try:
+                content: Any = json.loads(data)
+            except ValueError:
+                content = data.decode("utf-8", "replace")
+            return 200, {"code": 200, "key": info.key, "etag": info.etag, "content": content}
+        return 404, {"code": 404, "message": f"unknown sandbox endpoint {path[:100]}"}
+
+    def stop(self) -> None:
+        from shared import object_store
+
+        for fn in self._listeners:
+            object_store.remove_write_listener(fn)
+        self._listeners.clear()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        if self.dispatcher is not None:
+            self.dispatcher.wait_idle(5)
+            self.dispatcher.stop()
+        if self.ups is not None:
+            self.ups.stop()
+
+
+def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
+    """`aiagent dev`: apply defaults, start upstreams, cold-start every function, serve."""
+    try:
+        stack = DevStack(host, port).start()
+    except SystemExit as exc:
+        out(str(exc))
         return 2
-    server = sandbox.serve(host, port)
-    base = f"http://{host}:{server.server_address[1]}"
-    out(f"aiagent dev: serving {len(sandbox.deployed)} function(s) on {base}")
-    for path, dep in sorted(sandbox.routes.items()):
+    assert stack.sandbox is not None
+    base = stack.url
+    out(f"aiagent dev: serving {len(stack.sandbox.deployed)} function(s) on {base}")
+    for path, dep in sorted(stack.sandbox.routes.items()):
         out(f"  POST {base}{path}  -> functions/{dep.spec.key} ({dep.spec.handler})")
+    for key, dep in stack.sandbox.deployed.items():
+        for trig in dep.spec.oss_triggers:
+            out(f"  OSS trigger {trig.prefix}*{trig.suffix} -> functions/{key} (async, retried)")
     mode = os.environ.get("AUTH_MODE")
     if mode == "static":
-        tokens = os.environ.get("AUTH_STATIC_TOKENS", "").split(",")
-        note = " (embedded development token)" if "AUTH_STATIC_TOKENS" in filled else ""
-        out(f"client auth: AUTH_MODE=static; token{note}: {tokens[0].strip()}")
-        first = next((p for p in sandbox.routes if p.endswith("/getRtcAuthToken")), next(iter(sandbox.routes), "/"))
-        out(f"try: curl -s -X POST {base}{first} -H 'Authorization: Bearer {tokens[0].strip()}' "
+        token = os.environ.get("AUTH_STATIC_TOKENS", "").split(",")[0].strip()
+        note = " (embedded development token)" if "AUTH_STATIC_TOKENS" in stack.filled else ""
+        out(f"client auth: AUTH_MODE=static; token{note}: {token}")
+        first = next((p for p in stack.sandbox.routes if p.endswith("/getRtcAuthToken")), "/")
+        out(f"try: curl -s -X POST {base}{first} -H 'Authorization: Bearer {token}' "
             "-H 'Content-Type: application/json' -d '{\"user_id\":\"alice\"}'")
     elif mode == "jwt":
         out("client auth: AUTH_MODE=jwt; mint a token with: aiagent token --user-id alice")
     else:
         out(f"client auth: AUTH_MODE={mode} (no client authorization)")
-    for line in ups.lines:
+    if os.environ.get("CALLBACK_TOKEN"):
+        note = " (embedded development token)" if "CALLBACK_TOKEN" in stack.filled else ""
+        out(f"ICE callbacks: POST {base}/api/v2/aiagent/callback with Authorization: Bearer "
+            f"{os.environ['CALLBACK_TOKEN']}{note}")
+    for line in stack.ups.lines:
         out(f"upstream {line}")
-    if filled:
-        out("embedded development defaults in use for: " + ", ".join(sorted(filled)))
+    if stack.filled:
+        out("embedded development defaults in use for: " + ", ".join(sorted(stack.filled)))
     out("press Ctrl+C to stop")
+    import signal
+
+    def _terminate(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        server.serve_forever(poll_interval=0.2)
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        ups.stop()
+        stack.stop()
     return 0

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 DEV_ACCESS_KEY_ID = "sandbox-access-key-id"
 DEV_ACCESS_KEY_SECRET = "sandbox-access-key-secret-not-secret"
+DATA_DIR = Path(__file__).resolve().parent.parent / ".sandbox"
 
 
 @dataclass
@@ -17,6 +19,8 @@ class Upstreams:
     """What the sandbox started; `lines` says which upstream each service uses."""
 
     ice: Any = None
+    oss: Any = None
+    ccai: Any = None
     started: list[Any] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
@@ -26,27 +30,45 @@ class Upstreams:
         self.started.clear()
 
 
-def _credentials(env: dict[str, str]) -> tuple[str, str]:
+def _credentials(env: Any) -> tuple[str, str]:
     ak = env.get("ALIBABA_CLOUD_ACCESS_KEY_ID") or DEV_ACCESS_KEY_ID
     sk = env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET") or DEV_ACCESS_KEY_SECRET
-    env.setdefault("ALIBABA_CLOUD_ACCESS_KEY_ID", ak)
-    env.setdefault("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sk)
+    env["ALIBABA_CLOUD_ACCESS_KEY_ID"], env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = ak, sk
     return ak, sk
 
 
-def start(env: dict[str, str] | None = None) -> Upstreams:
+def start(env: Any = None, data_dir: Path | None = None) -> Upstreams:
     """Start the simulators the environment does not override; point the settings at them."""
-    env = os.environ if env is None else env  # type: ignore[assignment]
+    env = os.environ if env is None else env
     ups = Upstreams()
     ak, sk = _credentials(env)
+    token = env.get("ALIBABA_CLOUD_SECURITY_TOKEN")
+
     if env.get("ICE_ENDPOINT"):
         ups.lines.append(f"ICE: {env['ICE_ENDPOINT']} (ICE_ENDPOINT)")
     else:
         from devkit.ice_sim import IceSimulator
 
-        token = env.get("ALIBABA_CLOUD_SECURITY_TOKEN")
         ups.ice = IceSimulator({ak: sk}, sts_tokens={ak: token} if token else None).start()
         ups.started.append(ups.ice)
         env["ICE_ENDPOINT"] = ups.ice.endpoint
         ups.lines.append(f"ICE: local simulator at {ups.ice.endpoint} (set ICE_ENDPOINT to use another)")
+        if env.get("STAGE", "dev") == "dev" and not env.get("CALL_LOG_ALLOW_INSECURE"):
+            # The simulator serves call logs over http on loopback (development only).
+            env["CALL_LOG_ALLOW_INSECURE"] = "true"
+
+    if env.get("OSS_ENDPOINT"):
+        ups.lines.append(f"OSS: {env['OSS_ENDPOINT']} bucket {env.get('ARCHIVE_BUCKET')} (OSS_ENDPOINT)")
+    else:
+        from devkit.local_oss import LocalOssServer
+
+        root = (data_dir or DATA_DIR) / "oss"
+        oak = env.get("OSS_ACCESS_KEY_ID") or ak
+        osk = env.get("OSS_ACCESS_KEY_SECRET") or sk
+        ups.oss = LocalOssServer(root, env["ARCHIVE_BUCKET"], oak, osk)
+        ups.oss.start()
+        ups.started.append(ups.oss)
+        env["OSS_ENDPOINT"] = ups.oss.endpoint
+        ups.lines.append(f"OSS: embedded store at {ups.oss.endpoint}, bucket {env['ARCHIVE_BUCKET']}, "
+                         f"data in {root} (set OSS_ENDPOINT to use another)")
     return ups

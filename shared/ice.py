@@ -177,10 +177,15 @@ def reset_client() -> None:
     _client = None
 
 
+def load_ice_settings() -> IceSettings:
+    """ICE settings and credentials, parsed (and validated) once."""
+    load(CloudCredentials)
+    return load(IceSettings)
+
+
 def load_settings():
     """Cold-start settings of an ICE-backed HTTP function: ICE, credentials, then core."""
     from shared.settings import CoreSettings
 
-    load(IceSettings)
-    load(CloudCredentials)
+    load_ice_settings()
     return load(CoreSettings)

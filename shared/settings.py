@@ -201,8 +201,11 @@ class OssSettings(EnvSettings):
     ALIBABA_CLOUD_ACCESS_KEY_ID: str | None = None
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: SecretStr | None = None
     ALIBABA_CLOUD_SECURITY_TOKEN: SecretStr | None = None
-    OSS_CONNECT_TIMEOUT_SECONDS: float = Field(default=2.0, gt=0, le=30)
-    OSS_READ_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
+    OSS_CONNECT_TIMEOUT_SECONDS: float = Field(default=1.0, gt=0, le=30)
+    OSS_READ_TIMEOUT_SECONDS: float = Field(default=2.0, gt=0, le=120)
+    # Total time one store operation may take, retries included. The default keeps a
+    # callback's PUT inside ICE's 3-second deadline (a 5xx then makes ICE retry).
+    OSS_MAX_ELAPSED_SECONDS: float = Field(default=2.5, gt=0, le=300)
 
     @field_validator("OSS_ENDPOINT")
     @classmethod

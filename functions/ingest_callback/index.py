@@ -1,0 +1,16 @@
+"""POST /api/v2/aiagent/callback: ICE agent callbacks, durable in OSS before the 200 (SPEC 5)."""
+from shared import callbacks, object_store
+from shared.http import endpoint
+from shared.settings import CallbackSettings, OssSettings, load
+
+
+def _settings():
+    load(OssSettings)
+    return load(CallbackSettings)
+
+
+@endpoint(authorize=callbacks.authorize_callback, body=callbacks.CallbackEnvelope, settings=_settings)
+def handler(event: callbacks.CallbackEnvelope, principal, request) -> dict:
+    # StorageError (503) propagates: ICE retries a non-200, so nothing accepted is lost.
+    key, created = callbacks.store_event(object_store.get_store(), request.body, event, request.json())
+    return {"message": "success", "key": key, "duplicate": not created}

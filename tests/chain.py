@@ -1,0 +1,70 @@
+"""Fixtures for the callback -> archive -> analysis chain: ICE simulator, env, payloads."""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.support import sample
+
+AK, SK = "chain-test-ak", "chain-test-sk-0123456789"
+CALLBACK_TOKEN = "chain-callback-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def ice_sim():
+    from devkit.ice_sim import IceSimulator
+
+    sim = IceSimulator({AK: SK}).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def chain_env(monkeypatch, oss_env, ice_sim):
+    """Env for the chain's functions: moto OSS (oss_env), the ICE simulator, callback token."""
+    from shared import ice
+
+    ice_sim.reset()
+    env = {
+        "STAGE": "dev", "ICE_ENDPOINT": ice_sim.endpoint, "ALIBABA_CLOUD_ACCESS_KEY_ID": AK,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK, "CALLBACK_TOKEN": CALLBACK_TOKEN,
+        "CALL_LOG_ALLOW_INSECURE": "true", "ICE_MAX_RETRIES": "1",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    ice.reset_client()
+    yield env
+    ice.reset_client()
+
+
+def callback(instance_id: str, event: str, ts: datetime | str | None = None, **fields) -> dict:
+    """An ICE callback payload (built on the real sample)."""
+    body = copy.deepcopy(sample("ice_agent_callback_agent_start.json"))
+    body.update({"instanceId": instance_id, "event": event, "code": 1000, "message": event})
+    if ts is None:
+        ts = datetime(2025, 8, 14, 2, 0, 0, tzinfo=timezone.utc)
+    body["timestamp"] = ts if isinstance(ts, str) else ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    body.update(fields)
+    return body
+
+
+def call_events(instance_id: str, turns: int = 4, start: datetime | None = None) -> list[dict]:
+    """A whole call's callbacks: agent_start, chat_record x turns, audio records, agent_stop."""
+    start = start or datetime(2025, 8, 14, 2, 0, 0, tzinfo=timezone.utc)
+    out = [callback(instance_id, "agent_start", start)]
+    for i in range(turns):
+        role = "agent" if i % 2 == 0 else "user"
+        out.append(callback(instance_id, "chat_record", start + timedelta(seconds=2 + 3 * i),
+                            data={"role": role, "text": f"turn {i} from the {role}"},
+                            extendData={"sentenceId": i}))
+    out.append(callback(instance_id, "audio_record", start + timedelta(seconds=1),
+                        data={"role": "agent", "url": f"https://bucket.oss-cn-shanghai.aliyuncs.com/rec/{instance_id}/1.wav"}))
+    out.append(callback(instance_id, "agent_stop", start + timedelta(seconds=3 * turns + 5)))
+    return out
+
+
+def raw(body: dict) -> str:
+    return json.dumps(body, ensure_ascii=False)
