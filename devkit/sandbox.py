@@ -123,8 +123,11 @@ class Sandbox:
                 path = parts.path
                 if path.startswith("/_sandbox/") and sandbox.admin is not None:
                     self._drain()
-                    status, body = sandbox.admin(self.command, path, dict(parse_qsl(parts.query)),
-                                                 {k.lower(): v for k, v in self.headers.items()})
+                    try:
+                        status, body = sandbox.admin(self.command, path, dict(parse_qsl(parts.query)),
+                                                     {k.lower(): v for k, v in self.headers.items()})
+                    except Exception as exc:  # e.g. the store is down: say so, as JSON
+                        status, body = 503, {"code": 503, "message": f"sandbox endpoint failed: {type(exc).__name__}"}
                     data = json.dumps(body, ensure_ascii=False).encode()
                     return self._send(status, {"Content-Type": "application/json; charset=utf-8"}, data)
                 dep = sandbox.routes.get(path)
@@ -273,9 +276,11 @@ class DevStack:
                                       "exhausted": st.exhausted, "by_function": st.by_function},
                          "idle": self.dispatcher.wait_idle(0)}
         if path == "/_sandbox/objects":
-            items = [{"key": o.key, "size": o.size, "etag": o.etag}
-                     for o in store.list(query.get("prefix", ""))][:5000]
-            return 200, {"code": 200, "objects": items}
+            import itertools
+
+            listing = store.list(query.get("prefix", ""), start_after=query.get("start_after") or None)
+            items = [{"key": o.key, "size": o.size, "etag": o.etag} for o in itertools.islice(listing, 5000)]
+            return 200, {"code": 200, "objects": items, "truncated": len(items) == 5000}
         if path == "/_sandbox/object":
             from shared.object_store import ObjectNotFound
 

@@ -62,7 +62,7 @@ def start(env: Any = None, data_dir: Path | None = None) -> Upstreams:
     else:
         from devkit.local_oss import LocalOssServer
 
-        root = (data_dir or DATA_DIR) / "oss"
+        root = Path(data_dir or env.get("SANDBOX_DATA_DIR") or DATA_DIR) / "oss"
         oak = env.get("OSS_ACCESS_KEY_ID") or ak
         osk = env.get("OSS_ACCESS_KEY_SECRET") or sk
         ups.oss = LocalOssServer(root, env["ARCHIVE_BUCKET"], oak, osk)

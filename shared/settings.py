@@ -22,7 +22,8 @@ _cache: dict[type, "EnvSettings"] = {}
 class EnvSettings(BaseModel):
     """Base of every settings group: frozen, unknown variables ignored."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+    # defer_build: a schema is built when a group is first loaded, not for every group at import.
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True, defer_build=True)
 
 
 def load(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
