@@ -62,3 +62,20 @@ def test_redact_handles_lists_and_depth():
     assert log.redact(deep) is not None
     assert log.redact([{"token": "t0123456"}]) == [{"token": "***"}]
     assert logging.getLevelName(log.logger.log_level) in ("INFO", "DEBUG", "WARNING", "ERROR")
+
+
+def test_records_never_reach_the_root_logger():
+    # FC's runtime logs the root logger's records itself, unredacted: ours must not get there.
+    seen = []
+
+    class Grab(logging.Handler):
+        def emit(self, record):
+            seen.append(record)
+
+    grab = Grab()
+    logging.getLogger().addHandler(grab)
+    try:
+        capture(lambda: log.logger.info("Bearer secret-token-abc"))
+    finally:
+        logging.getLogger().removeHandler(grab)
+    assert seen == []
