@@ -9,7 +9,7 @@ import base64
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shared import archive_keys, object_store
@@ -128,7 +128,13 @@ def test_fuzz_http_function(key, env, monkeypatch, logs, ice_sim):
     path = {"get_rtc_auth_token": "/api/v2/aiagent/getRtcAuthToken"}.get(key, "/api/v2/aiagent/x")
     store = object_store.get_store() if key == "ingest_callback" else None
 
+    body, token = VALID[key]
+    valid = json.loads(json.dumps(sample("fc_http_trigger_event.json")))
+    valid.update(rawPath=path, body=json.dumps(body), isBase64Encoded=False,
+                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+
     @FUZZ
+    @example(event=json.dumps(valid).encode())  # always exercised: the success path
     @given(event=events(path, key))
     def run(event):
         before = {o.key for o in store.list(archive_keys.CALLBACKS)} if store else set()
