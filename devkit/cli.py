@@ -82,6 +82,12 @@ def _cmd_configure_callbacks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_smoke(args: argparse.Namespace) -> int:
+    from devkit import smoke
+
+    return smoke.run(args.stage, args.url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aiagent", description="AICall AppServer tooling")
     sub = p.add_subparsers(dest="command", required=True)
@@ -111,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--region", help="ICE region (default ICE_REGION)")
     cc.add_argument("--allow-http", action="store_true", help=argparse.SUPPRESS)
     cc.set_defaults(func=_cmd_configure_callbacks)
+
+    sm = sub.add_parser("smoke", help="after a deploy: check every function of a stage (HTTP URLs, FC invoke)")
+    sm.add_argument("--stage", required=True, choices=["dev", "staging", "prod"])
+    sm.add_argument("--url", help="API base URL (default API_BASE_URL, or https://API_DOMAIN)")
+    sm.set_defaults(func=_cmd_smoke)
     return p
 
 

@@ -1,0 +1,124 @@
+"""`aiagent smoke --stage S`: after a deploy, check every function of that stage.
+
+HTTP functions are called at their URL (API_BASE_URL, or http://<API_DOMAIN>) with
+requests that prove the function is up, configured and authorised without side
+effects; triggered functions are invoked synchronously through the FC 3.0 SDK
+(`alibabacloud_fc20230330`, tooling only) with a synthetic OSS event they must skip.
+Prints pass/fail per function; exit status 1 if any failed.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from devkit import syaml
+
+
+@dataclass
+class Check:
+    function: str
+    ok: bool
+    detail: str
+
+
+def _expect(status: int, body: Any, want: int, code_field: str | None = None) -> tuple[bool, str]:
+    ok = status == want and isinstance(body, dict) and body.get("code") == want
+    return ok, f"HTTP {status} (want {want}) {json.dumps(body, ensure_ascii=False)[:160]}"
+
+
+def http_checks(base_url: str, jwt_secret: str | None) -> dict[str, Callable[[Any], tuple[bool, str]]]:
+    """Per HTTP function: a request and what a healthy deployment answers."""
+    from shared.auth import mint_token
+
+    token = mint_token("smoke_user", jwt_secret, 300) if jwt_secret else None
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def post(client: Any, path: str, body: Any, headers: dict) -> tuple[int, Any]:
+        r = client.post(base_url.rstrip("/") + path, json=body, headers=headers)
+        try:
+            return r.status_code, r.json()
+        except ValueError:
+            return r.status_code, r.text[:200]
+
+    return {
+        # A real token proves the ARTC app settings and the JWT secret.
+        "/api/v2/aiagent/getRtcAuthToken": lambda c: _expect(*post(c, "/api/v2/aiagent/getRtcAuthToken",
+                                                                  {"user_id": "smoke_user"}, auth), 200),
+        # Authorised but invalid: the function is up and its settings load; no ICE side effect.
+        "/api/v2/aiagent/generateMessageChatToken": lambda c: _expect(*post(
+            c, "/api/v2/aiagent/generateMessageChatToken", {"user_id": "smoke_user"}, auth), 400),
+        # A missing instance must be ICE's 404: a 502 would mean the role's ICE permissions are wrong.
+        "/api/v2/aiagent/describeAIAgentInstance": lambda c: _expect(*post(
+            c, "/api/v2/aiagent/describeAIAgentInstance",
+            {"user_id": "smoke_user", "ai_agent_instance_id": "smoke-no-such-instance"}, auth), 404),
+        "/api/v2/aiagent/generateAIAgentCall": lambda c: _expect(*post(
+            c, "/api/v2/aiagent/generateAIAgentCall", {"user_id": "smoke_user"}, auth), 400),
+        # Without the callback token nothing may be stored.
+        "/api/v2/aiagent/callback": lambda c: _expect(*post(c, "/api/v2/aiagent/callback", {}, {}), 401),
+    }
+
+
+def invoke_triggered(spec: syaml.FunctionSpec, bucket: str, region: str) -> tuple[bool, str]:
+    """Invoke a triggered function with an OSS event for a key it must skip."""
+    from alibabacloud_fc20230330 import models as fc_models
+    from alibabacloud_fc20230330.client import Client
+    from alibabacloud_tea_openapi import models as api_models
+
+    from shared import oss_event
+
+    account = os.environ["ACCOUNT_ID"]
+    client = Client(api_models.Config(access_key_id=os.environ["ALIBABA_CLOUD_ACCESS_KEY_ID"],
+                                      access_key_secret=os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"],
+                                      endpoint=f"{account}.{region}.fc.aliyuncs.com"))
+    trig = spec.oss_triggers[0]
+    key = f"{trig.prefix}dt=2000-01-01/smoke/smoke-not-a-real-object{trig.suffix}"
+    event = json.dumps(oss_event.build(bucket, key, size=0, etag="0" * 32, region=region)).encode()
+    resp = client.invoke_function_with_options(
+        spec.function_name, fc_models.InvokeFunctionRequest(body=event),
+        fc_models.InvokeFunctionHeaders(x_fc_invocation_type="Sync", x_fc_log_type="None"),
+        __import__("alibabacloud_tea_util.models", fromlist=["RuntimeOptions"]).RuntimeOptions())
+    status = resp.status_code
+    body = resp.body.read() if hasattr(resp.body, "read") else resp.body
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    return status == 200 and "error" not in text.lower()[:200], f"invoke HTTP {status}: {text[:160]}"
+
+
+def run(stage: str, base_url: str | None = None, out: Callable[[str], None] = print) -> int:
+    import httpx
+
+    env = {**os.environ, "STAGE": stage}
+    specs = syaml.functions(env=env)
+    domain = next((r for r in [os.environ.get("API_DOMAIN")] if r and r != "auto"), None)
+    base = base_url or os.environ.get("API_BASE_URL") or (f"https://{domain}" if domain else None)
+    checks: list[Check] = []
+    routes = {r.path: key for key, s in specs.items() for r in s.routes}
+    probes = http_checks(base or "", os.environ.get("AUTH_JWT_SECRET"))
+    with httpx.Client(timeout=15) as client:
+        for path, key in sorted(routes.items()):
+            if base is None:
+                checks.append(Check(key, False, "no API_BASE_URL or API_DOMAIN to call"))
+                continue
+            probe = probes.get(path)
+            if probe is None:
+                checks.append(Check(key, False, f"no smoke probe for {path}"))
+                continue
+            try:
+                ok, detail = probe(client)
+            except httpx.HTTPError as exc:
+                ok, detail = False, f"{type(exc).__name__}"
+            checks.append(Check(key, ok, detail))
+    for key, spec in specs.items():
+        if spec.oss_triggers:
+            try:
+                ok, detail = invoke_triggered(spec, env.get("ARCHIVE_BUCKET", ""), env.get("REGION", "cn-shanghai"))
+            except Exception as exc:  # report, don't crash: the table is the output
+                ok, detail = False, f"{type(exc).__name__}: {str(exc)[:160]}"
+            checks.append(Check(key, ok, detail))
+    out(f"smoke test of stage {stage}" + (f" at {base}" if base else ""))
+    for c in checks:
+        out(f"  {'PASS' if c.ok else 'FAIL'}  {c.function:30} {c.detail}")
+    failed = [c for c in checks if not c.ok]
+    out(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
