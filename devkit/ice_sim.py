@@ -13,7 +13,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from devkit.httpserver import QuickHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -124,7 +126,7 @@ class IceSimulator:
     def start(self) -> "IceSimulator":
         sim = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuickHandler):
             protocol_version = "HTTP/1.1"
 
             def log_message(self, *a: Any) -> None:

@@ -34,7 +34,9 @@ import time
 import uuid
 from collections import deque
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from devkit.httpserver import QuickHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -344,8 +346,8 @@ def _error_xml(err: S3Error, resource: str, request_id: str) -> bytes:
             f"<RequestId>{request_id}</RequestId></Error>").encode("utf-8")
 
 
-def _handler(srv: LocalOssServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(srv: LocalOssServer) -> type[QuickHandler]:
+    class Handler(QuickHandler):
         protocol_version = "HTTP/1.1"
         server_version = "LocalOSS/1"
         disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stalls)

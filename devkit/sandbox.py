@@ -14,7 +14,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from devkit.httpserver import QuickHandler
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
@@ -98,7 +100,7 @@ class Sandbox:
     def serve(self, host: str = "127.0.0.1", port: int = 9000) -> ThreadingHTTPServer:
         sandbox = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuickHandler):
             protocol_version = "HTTP/1.1"
             server_version = "aiagent-dev"
 
