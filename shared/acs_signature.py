@@ -37,11 +37,16 @@ def canonical_query(query: Mapping[str, object]) -> str:
 
 
 def canonical_headers(headers: Mapping[str, str]) -> tuple[str, str]:
-    """(CanonicalHeaders, SignedHeaders) over host, content-type and every x-acs-* header."""
+    """(CanonicalHeaders, SignedHeaders) over every header given but Authorization.
+
+    The caller chooses what to sign; it must include host, content-type (with a body)
+    and every x-acs-* header (`sign_request` does). The official SDKs also sign accept
+    and user-agent: given the same headers, the signature is the same.
+    """
     chosen: dict[str, str] = {}
     for name, value in headers.items():
         low = name.lower().strip()
-        if low in ("host", "content-type") or low.startswith("x-acs-"):
+        if low != "authorization":
             chosen[low] = str(value).strip()
     names = sorted(chosen)
     return "".join(f"{n}:{chosen[n]}\n" for n in names), ";".join(names)

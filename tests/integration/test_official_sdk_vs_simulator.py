@@ -86,3 +86,61 @@ def test_wrong_secret_is_refused_for_both(sim):
     with pytest.raises(Exception) as exc:
         bad.describe_aiagent_instance(m.DescribeAIAgentInstanceRequest(instance_id="x"))
     assert getattr(exc.value, "code", "") == "SignatureDoesNotMatch"
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """Every request the simulator verifies: (method, path, raw query, headers, body)."""
+    import devkit.acs_verify as av
+
+    seen = []
+    original = av.Verifier.verify
+
+    def spy(self, method, path, raw_query, headers, body, now=None):
+        seen.append((method, path, raw_query, {k.lower(): v for k, v in headers.items()}, body))
+        return original(self, method, path, raw_query, headers, body, now)
+
+    monkeypatch.setattr(av.Verifier, "verify", spy)
+    return seen
+
+
+@pytest.mark.parametrize("action, call", [
+    ("DescribeAIAgentInstance", lambda c, m, v: c.describe_aiagent_instance(
+        m.DescribeAIAgentInstanceRequest(instance_id=v))),
+    ("GenerateMessageChatToken", lambda c, m, v: c.generate_message_chat_token(
+        m.GenerateMessageChatTokenRequest(aiagent_id=v, user_id="u_1", role="admin", expire=1800))),
+    ("GenerateAIAgentCall", lambda c, m, v: c.generate_aiagent_call(m.GenerateAIAgentCallRequest(
+        aiagent_id=v, user_id="u1", user_data=json.dumps({"k": v}), session_id="s 1",
+        template_config=m.AIAgentTemplateConfig().from_map({"VoiceChat": {"Greeting": v}})))),
+])
+@pytest.mark.parametrize("value", VALUES)
+def test_same_request_and_same_authorization_as_the_sdk(sim, captured, action, call, value):
+    from urllib.parse import parse_qsl
+
+    from alibabacloud_ice20201109 import models as m
+
+    from shared import acs_signature as acs
+    from shared import ice
+
+    s, token = sim
+    s.add_instance(value)
+    call(sdk(s.endpoint, token), m, value)
+    method, path, raw_query, headers, body = captured[-1]
+    params = dict(parse_qsl(raw_query, keep_blank_values=True))
+    # 1. Our signer over the SDK's own signed header set, nonce and date: the SDK's Authorization.
+    names = headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    ours_auth = acs.authorization(method=method, path=path, query=params, headers={n: headers[n] for n in names},
+                                  body=body, access_key_id="ak-sdk", access_key_secret="sk-sdk")
+    assert ours_auth == headers["authorization"]
+    # 2. The request our client builds for the same parameters, date and nonce.
+    creds = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "ak-sdk", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk-sdk"}
+    if token:
+        creds["ALIBABA_CLOUD_SECURITY_TOKEN"] = token
+    prepared = ice.prepare(action, params, endpoint=s.endpoint, credentials=load(CloudCredentials, creds),
+                           date=headers["x-acs-date"], nonce=headers["x-acs-signature-nonce"])
+    assert (prepared.method, prepared.path, prepared.body) == (method, path, body)
+    assert acs.canonical_query(prepared.query) == acs.canonical_query(params)
+    assert prepared.headers["x-acs-content-sha256"] == headers["x-acs-content-sha256"] == acs.sha256_hex(body)
+    for h in ("x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "host"):
+        assert prepared.headers[h] == headers[h]
+    assert prepared.headers.get("x-acs-security-token") == headers.get("x-acs-security-token")
