@@ -17,3 +17,9 @@ class QuickHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:  # quiet: the functions log what matters
         return
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (e.g. its timeout): nothing to answer
