@@ -76,9 +76,7 @@ class Verifier:
             raise SignatureError(400, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body.")
         query = dict(parse_qsl(raw_query, keep_blank_values=True))  # decodes '+' and %XX alike
         signed_headers = {n: h.get(n, "") for n in names}
-        canonical = "\n".join([method.upper(), acs.canonical_uri(path), acs.canonical_query(query),
-                               "".join(f"{n}:{signed_headers[n].strip()}\n" for n in names), signed,
-                               h.get("x-acs-content-sha256") or acs.sha256_hex(body)])
+        canonical, _ = acs.canonical_request(method, path, query, signed_headers, body)
         if sig != acs.signature(secret, canonical):
             raise SignatureError(400, "SignatureDoesNotMatch",
                                  "The request signature we calculated does not match the signature you provided.")

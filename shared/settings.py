@@ -65,6 +65,13 @@ def _register_secrets(settings: BaseModel) -> None:
                     register_secret(item.get_secret_value())
 
 
+def _url(value: str | None, example: str) -> str | None:
+    """An endpoint override: an http(s) URL without a trailing slash."""
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ValueError(f"must be a URL such as {example}")
+    return value.rstrip("/") if value else value
+
+
 def _csv(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -171,9 +178,7 @@ class IceSettings(EnvSettings):
     @field_validator("ICE_ENDPOINT")
     @classmethod
     def _endpoint_url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("https://", "http://")):
-            raise ValueError("must be a URL such as https://ice.cn-shanghai.aliyuncs.com or http://127.0.0.1:9001")
-        return v.rstrip("/") if v else v
+        return _url(v, "https://ice.cn-shanghai.aliyuncs.com or http://127.0.0.1:9001")
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -211,9 +216,7 @@ class OssSettings(EnvSettings):
     @field_validator("OSS_ENDPOINT")
     @classmethod
     def _endpoint_url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("https://", "http://")):
-            raise ValueError("must be a URL such as https://s3.oss-cn-shanghai-internal.aliyuncs.com")
-        return v.rstrip("/") if v else v
+        return _url(v, "https://s3.oss-cn-shanghai-internal.aliyuncs.com")
 
     @model_validator(mode="after")
     def _credentials_present(self) -> "OssSettings":
@@ -260,9 +263,7 @@ class CcaiSettings(EnvSettings):
     @field_validator("CCAI_ENDPOINT")
     @classmethod
     def _endpoint_url(cls, v: str) -> str:
-        if not v.startswith(("https://", "http://")):
-            raise ValueError("must be a URL such as https://contactcenterai.cn-shanghai.aliyuncs.com")
-        return v.rstrip("/")
+        return _url(v, "https://contactcenterai.cn-shanghai.aliyuncs.com")
 
     @model_validator(mode="after")
     def _ids_present(self) -> "CcaiSettings":
