@@ -219,11 +219,12 @@ class DevStack:
     def start(self) -> "DevStack":
         from devkit import defaults, upstreams
         from devkit.triggers import TriggerDispatcher
-        from shared import ice, object_store
+        from shared import ccai, ice, object_store
 
         self.filled = defaults.apply()
         self.ups = upstreams.start(data_dir=self.data_dir)
         ice.reset_client()
+        ccai.reset_client()
         object_store.reset_store()
         self.sandbox = Sandbox()
         self.sandbox.load()

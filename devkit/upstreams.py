@@ -11,6 +11,8 @@ from typing import Any
 
 DEV_ACCESS_KEY_ID = "sandbox-access-key-id"
 DEV_ACCESS_KEY_SECRET = "sandbox-access-key-secret-not-secret"
+DEV_CCAI_WORKSPACE_ID = "sandbox-workspace"
+DEV_CCAI_APP_ID = "sandbox-app"
 DATA_DIR = Path(__file__).resolve().parent.parent / ".sandbox"
 
 
@@ -56,6 +58,23 @@ def start(env: Any = None, data_dir: Path | None = None) -> Upstreams:
         if env.get("STAGE", "dev") == "dev" and not env.get("CALL_LOG_ALLOW_INSECURE"):
             # The simulator serves call logs over http on loopback (development only).
             env["CALL_LOG_ALLOW_INSECURE"] = "true"
+
+    if env.get("CCAI_ENDPOINT"):
+        # A real (or another) CCAI: its workspace and app must be given, never guessed.
+        ups.lines.append(f"CCAI: {env['CCAI_ENDPOINT']} workspace {env.get('CCAI_WORKSPACE_ID') or '(unset)'} "
+                         f"app {env.get('CCAI_APP_ID') or '(unset)'} (CCAI_ENDPOINT)")
+    else:
+        from devkit.ccai_sim import CcaiSimulator
+
+        workspace = env.get("CCAI_WORKSPACE_ID") or DEV_CCAI_WORKSPACE_ID
+        app = env.get("CCAI_APP_ID") or DEV_CCAI_APP_ID
+        env["CCAI_WORKSPACE_ID"], env["CCAI_APP_ID"] = workspace, app
+        ups.ccai = CcaiSimulator({ak: sk}, workspace_id=workspace, app_id=app,
+                                 sts_tokens={ak: token} if token else None).start()
+        ups.started.append(ups.ccai)
+        env["CCAI_ENDPOINT"] = ups.ccai.endpoint
+        ups.lines.append(f"CCAI: local simulator at {ups.ccai.endpoint}, workspace {workspace}, app {app} "
+                         "(set CCAI_ENDPOINT, CCAI_WORKSPACE_ID and CCAI_APP_ID to use CCAI)")
 
     if env.get("OSS_ENDPOINT"):
         ups.lines.append(f"OSS: {env['OSS_ENDPOINT']} bucket {env.get('ARCHIVE_BUCKET')} (OSS_ENDPOINT)")

@@ -26,8 +26,12 @@ def percent(value: object) -> str:
 
 
 def canonical_uri(path: str) -> str:
-    """The path, percent-encoded per segment ('/' kept); '/' when empty."""
-    return quote(path or "/", safe="/-_.~")
+    """The request path as sent, percent-encoded ('/' kept); '/' when empty.
+
+    A path whose segments are already percent-encoded (ROA paths such as CCAI's
+    `/{workspaceId}/ccai/app/{appId}/...`, built with `percent`) is signed as it is,
+    like the official SDKs do: '%' is never encoded again."""
+    return quote(path or "/", safe="/-_.~%")
 
 
 def canonical_query(query: Mapping[str, object]) -> str:

@@ -9,13 +9,13 @@ under failed/ records why.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from shared import archive_keys, call_log_fetch
+from shared.dead_letters import RetryLater, bump_attempts, dead_letter, utcnow
 from shared.errors import AppError, StorageError
 from shared.log import logger
 
@@ -23,19 +23,11 @@ STAGE = "archive"
 RECORDING_EVENTS = ("audio_record", "full_audio_record")
 
 
-class RetryLater(Exception):
-    """Not done yet; raise out of the handler so FC retries the invocation."""
-
-
 @dataclass(frozen=True)
 class Outcome:
     status: str  # archived | already_archived | dead_letter | skipped
     key: str | None = None
     reason: str | None = None
-
-
-def _utcnow() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _loads_maybe(value: Any) -> Any:
@@ -87,29 +79,6 @@ def recordings_index(store: Any, dt: str, instance_id: str) -> list[dict[str, An
     return out
 
 
-def _bump_attempts(store: Any, instance_id: str) -> int:
-    key = archive_keys.attempts_key(STAGE, instance_id)
-    try:
-        count = int(json.loads(store.get(key)[0]).get("attempts", 0))
-    except Exception:  # absent or unreadable: first attempt
-        count = 0
-    count += 1
-    store.put(key, json.dumps({"attempts": count, "at": _utcnow()}).encode())
-    return count
-
-
-def dead_letter(store: Any, stage: str, dt: str, instance_id: str, source_key: str, reason: str,
-                error_code: str, attempts: int | None = None, extra: dict | None = None) -> str:
-    """Write (once) the failed/ record of a call that could not be processed, and why."""
-    digest = archive_keys.content_digest({"source": source_key, "stage": stage})
-    key = archive_keys.failed_key(stage, dt, instance_id, digest)
-    doc = {"stage": stage, "instance_id": instance_id, "source_key": source_key, "reason": reason,
-           "error_code": error_code, "attempts": attempts, "failed_at": _utcnow(), **(extra or {})}
-    store.put(key, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
-    logger.error("dead letter written", extra={"stage": stage, "key": key, "reason": reason, "error_code": error_code})
-    return key
-
-
 def archive_call(
     store: Any,
     ice_client: Any,
@@ -150,7 +119,7 @@ def archive_call(
     except (RetryLater, call_log_fetch.FetchFailed, AppError) as exc:
         reason = exc.message if isinstance(exc, AppError) else str(exc)
         code = exc.error_code if isinstance(exc, AppError) else type(exc).__name__
-        attempts = _bump_attempts(store, ref.instance_id)
+        attempts = bump_attempts(store, STAGE, ref.instance_id)
         if attempts >= settings.ARCHIVE_MAX_ATTEMPTS:
             key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key, reason, code, attempts)
             return Outcome("dead_letter", key, reason)
@@ -171,7 +140,7 @@ def archive_call(
         "call_log": call_log,
         "recordings": recordings_index(store, ref.dt, ref.instance_id),
         "source": {"stop_event_key": source_key, "call_log_host": urlsplit(url).hostname},
-        "archived_at": _utcnow(),
+        "archived_at": utcnow(),
     }
     result = store.put(target, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
     return Outcome("archived" if result.created else "already_archived", target)

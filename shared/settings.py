@@ -259,6 +259,8 @@ class CcaiSettings(EnvSettings):
     # Long calls: above this many characters of dialogue text the long-dialog policy applies.
     ANALYSIS_MAX_REQUEST_CHARS: int = Field(default=60000, ge=1000, le=1_000_000)
     ANALYSIS_LONG_DIALOG_POLICY: Literal["split", "truncate"] = "split"
+    # Transient failures (throttling, 5xx, timeouts) of one call before its dead letter.
+    ANALYSIS_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=20)
 
     @field_validator("CCAI_ENDPOINT")
     @classmethod

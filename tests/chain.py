@@ -40,6 +40,35 @@ def chain_env(monkeypatch, oss_env, ice_sim):
     ice.reset_client()
 
 
+WORKSPACE, APP = "chain-ws", "chain-app"
+
+
+@pytest.fixture(scope="module")
+def ccai_sim():
+    from devkit.ccai_sim import CcaiSimulator
+
+    sim = CcaiSimulator({AK: SK}, workspace_id=WORKSPACE, app_id=APP).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def analysis_env(monkeypatch, chain_env, ccai_sim):
+    """chain_env plus CCAI pointed at the simulator (fresh faults, calls and client)."""
+    from shared import analysis, ccai
+
+    ccai_sim.reset()
+    ccai_sim.stream_mode, ccai_sim.max_chars = "delta", None
+    env = {"CCAI_ENDPOINT": ccai_sim.endpoint, "CCAI_WORKSPACE_ID": WORKSPACE, "CCAI_APP_ID": APP,
+           "CCAI_MAX_RETRIES": "3"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    ccai.reset_client()
+    analysis.load_profile.cache_clear()
+    yield {**chain_env, **env}
+    ccai.reset_client()
+
+
 def callback(instance_id: str, event: str, ts: datetime | str | None = None, **fields) -> dict:
     """An ICE callback payload (built on the real sample)."""
     body = copy.deepcopy(sample("ice_agent_callback_agent_start.json"))

@@ -60,6 +60,8 @@ def test_every_function_is_built_small_and_without_devkit(artifacts):
         assert "index.py" in names and "shared/__pycache__/settings.cpython-%d%d.pyc" % sys.version_info[:2] in names and not any(n.startswith(("devkit/", "moto/", "boto3/", "pytest")) for n in names)
     # only what a function imports: the token function needs no HTTP client
     assert not (out / "get_rtc_auth_token" / "httpx").exists()
+    # the analysis profiles ship with the analyser (it loads its profile at cold start)
+    assert (out / "analyze_conversation" / "shared" / "analysis_profiles" / "default.json").is_file()
     assert (out / "describe_ai_agent_instance" / "httpx").exists()
 
 
@@ -70,7 +72,8 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
            "LIVE_MIC_APP_ID": "app", "LIVE_MIC_APP_KEY": "key-123456", "ICE_ENDPOINT": ice_sim.endpoint,
            "ALIBABA_CLOUD_ACCESS_KEY_ID": AK, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK,
            "CALLBACK_TOKEN": CALLBACK_TOKEN, "ARCHIVE_BUCKET": moto_oss.bucket, "OSS_ENDPOINT": moto_oss.endpoint,
-           "OSS_ACCESS_KEY_ID": moto_oss.access_key_id, "OSS_ACCESS_KEY_SECRET": moto_oss.access_key_secret}
+           "OSS_ACCESS_KEY_ID": moto_oss.access_key_id, "OSS_ACCESS_KEY_SECRET": moto_oss.access_key_secret,
+           "CCAI_WORKSPACE_ID": "ws", "CCAI_APP_ID": "app"}
     token = mint_token("u1", secret)
     ice_sim.add_instance("inst-artifact", status="Executing")
     requests = {
