@@ -145,6 +145,9 @@ def validate_profile(doc: Any, source: str) -> Profile:
     if "custom_prompt" in types:
         _check_str(f"{source}: customPrompt", doc.get("customPrompt"), max_len=20000)
     request = {k: doc[k] for k in REQUEST_KEYS if doc.get(k) is not None}
+    if fields:
+        # As the official SDK serializes a field: `enumValues` always present ([] for free text).
+        request["fields"] = [{**f, "enumValues": f.get("enumValues") or []} for f in fields]
     digest = hashlib.sha256(canonical_json(doc).encode()).hexdigest()
     return Profile(name, version, digest, request)
 
@@ -249,8 +252,10 @@ def plan(items: list[dict[str, str]], limit: int, policy: str) -> Plan:
                     {"part_turns": ranges, "clipped_turns": clipped})
     if policy != "truncate":
         raise ValueError(f"ANALYSIS_LONG_DIALOG_POLICY: unknown policy {policy!r}")
-    marker_room = 80
-    budget = max(1, limit - marker_room)
+    def marker_text(omitted: int) -> str:
+        return f"[{omitted} turns of the middle of this call were left out: it exceeded the analysis size limit]"
+
+    budget = max(1, limit - len(marker_text(len(items))))
     head_budget = budget // 3
     head, size = [], 0
     for s in items:
@@ -267,8 +272,7 @@ def plan(items: list[dict[str, str]], limit: int, policy: str) -> Plan:
         size += len(s["text"])
     tail.reverse()
     omitted = len(items) - len(head) - len(tail)
-    marker = {"role": "system", "text": f"[{omitted} turns of the middle of this call were left out: "
-                                        "it exceeded the analysis size limit]"}
+    marker = {"role": "system", "text": marker_text(omitted)}
     return Plan([head + [marker] + tail], len(items), total, limit, "truncate",
                 {"kept_head_turns": len(head), "kept_tail_turns": len(tail), "omitted_turns": omitted,
                  "clipped_turns": clipped})
