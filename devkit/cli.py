@@ -88,6 +88,18 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     return smoke.run(args.stage, args.url)
 
 
+def _cmd_simulate_call(args: argparse.Namespace) -> int:
+    from devkit import simulate_call
+
+    return simulate_call.main(args.url, args.turns, args.timeout)
+
+
+def _cmd_reanalyze(args: argparse.Namespace) -> int:
+    from devkit import reanalyze
+
+    return reanalyze.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aiagent", description="AICall AppServer tooling")
     sub = p.add_subparsers(dest="command", required=True)
@@ -117,6 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--region", help="ICE region (default ICE_REGION)")
     cc.add_argument("--allow-http", action="store_true", help=argparse.SUPPRESS)
     cc.set_defaults(func=_cmd_configure_callbacks)
+
+    sc = sub.add_parser("simulate-call", help="drive one whole call through a running sandbox: callbacks -> "
+                                              "archive -> analysis (the tour of the product)")
+    sc.add_argument("--url", default="http://127.0.0.1:9000", help="the sandbox (default http://127.0.0.1:9000)")
+    sc.add_argument("--turns", type=int, default=6, help="chat records in the call (default 6)")
+    sc.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each stage (default 30)")
+    sc.set_defaults(func=_cmd_simulate_call)
+
+    ra = sub.add_parser("reanalyze", help="run the analysis again over the archive (resumable: skips what is done)")
+    ra.add_argument("--since", required=True, help="first day, YYYY-MM-DD (the dt= partition)")
+    ra.add_argument("--until", help="last day, YYYY-MM-DD (default: today, UTC)")
+    ra.add_argument("--profile", required=True, help="analysis profile (shared/analysis_profiles/<name>.json)")
+    ra.add_argument("--concurrency", type=int, default=4, help="calls analysed at once (default 4)")
+    ra.add_argument("--url", help="use a running `aiagent dev` sandbox's object store and CCAI")
+    ra.add_argument("--report", help="also write the final report as JSON to this file")
+    ra.set_defaults(func=_cmd_reanalyze)
 
     sm = sub.add_parser("smoke", help="after a deploy: check every function of a stage (HTTP URLs, FC invoke)")
     sm.add_argument("--stage", required=True, choices=["dev", "staging", "prod"])

@@ -274,7 +274,10 @@ class DevStack:
         store = object_store.get_store()
         if path == "/_sandbox/status":
             st = self.dispatcher.stats
-            return 200, {"code": 200, "upstreams": self.ups.lines, "bucket": store.bucket,
+            # Where this sandbox's upstreams are (no credentials): `aiagent reanalyze --url` uses them.
+            endpoints = {n: os.environ.get(n) for n in ("OSS_ENDPOINT", "ARCHIVE_BUCKET", "CCAI_ENDPOINT",
+                                                         "CCAI_WORKSPACE_ID", "CCAI_APP_ID", "ICE_ENDPOINT")}
+            return 200, {"code": 200, "upstreams": self.ups.lines, "bucket": store.bucket, "endpoints": endpoints,
                          "triggers": {"delivered": st.delivered, "failed_attempts": st.failed_attempts,
                                       "exhausted": st.exhausted, "by_function": st.by_function},
                          "idle": self.dispatcher.wait_idle(0)}
