@@ -6,8 +6,8 @@ so nothing but the artifact is importable) and runs one invocation with a real e
 against a bare `python -I -S -c pass`. Warm: the same handler invoked in-process.
 ICE is the local simulator and OSS moto's server, both over real HTTP on loopback.
 Also: describe_ai_agent_instance against the same handler built on the official SDK
-(both run in the dev environment, where the SDK is installed), then the ingest and
-object-store benchmarks.
+(both run in the dev environment, where the SDK is installed), then the ingest,
+object-store and analysis benchmarks.
 
     python -m devkit.bench [--cold-runs 21] [--warm-runs 2000] [--only KEY ...] [--quick]
 """
@@ -57,10 +57,12 @@ class Stand:
 
         from moto.server import ThreadedMotoServer
 
+        from devkit.ccai_sim import CcaiSimulator
         from devkit.ice_sim import IceSimulator
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.ice = IceSimulator({AK: SK}).start()
+        self.ccai = CcaiSimulator({AK: SK}, workspace_id="bench-ws", app_id="bench-app").start()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -73,11 +75,13 @@ class Stand:
             **defaults.DEV_ENV, "ICE_ENDPOINT": self.ice.endpoint, "ALIBABA_CLOUD_ACCESS_KEY_ID": AK,
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK, "OSS_ENDPOINT": self.oss, "ARCHIVE_BUCKET": "bench-archive",
             "CALL_LOG_ALLOW_INSECURE": "true", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "CCAI_ENDPOINT": self.ccai.endpoint, "CCAI_WORKSPACE_ID": "bench-ws", "CCAI_APP_ID": "bench-app",
         }
         self.ice.add_instance("bench-instance", call_log=json.loads((REPO / "tests/samples/call_log.json").read_text()))
 
     def stop(self) -> None:
         self.ice.stop()
+        self.ccai.stop()
         self.moto.stop()
 
     def stop_event(self) -> bytes:
@@ -93,6 +97,19 @@ class Stand:
         key = archive_keys.callback_key(instance, "agent_stop", stop["timestamp"], stop)
         store = ObjectStore(load(OssSettings, self.env))
         result = store.put(key, json.dumps(stop).encode())
+        return json.dumps(oss_event.build("bench-archive", key, size=1, etag=result.etag)).encode()
+
+    def call_log_event(self) -> bytes:
+        """A fresh archived call under call-logs/, the OSS event for it (the analyser's input)."""
+        from shared import archive_keys, oss_event
+        from shared.object_store import ObjectStore
+        from shared.settings import OssSettings, load
+
+        instance = "bench" + uuid.uuid4().hex[:12]
+        log = json.loads((REPO / "tests/samples/call_log.json").read_text())
+        key = archive_keys.call_log_key(time.strftime("%Y-%m-%d", time.gmtime()), instance)
+        store = ObjectStore(load(OssSettings, self.env))
+        result = store.put(key, json.dumps({"instance_id": instance, "call_log": log}, ensure_ascii=False).encode())
         return json.dumps(oss_event.build("bench-archive", key, size=1, etag=result.etag)).encode()
 
 
@@ -116,6 +133,7 @@ def events(stand: Stand) -> dict[str, Callable[[syaml.FunctionSpec], bytes]]:
                                                                            "ai_agent_id": "agent1"}, token),
         "ingest_callback": callback,
         "archive_call_log": lambda s: stand.stop_event(),
+        "analyze_conversation": lambda s: stand.call_log_event(),
     }
 
 
@@ -139,13 +157,14 @@ def cold(folder: Path, make_event: Callable[[], bytes], n: int, env: dict[str, s
 def warm(spec: syaml.FunctionSpec, make_event: Callable[[], bytes], n: int, env: dict[str, str]) -> tuple[float, float]:
     """(median, p99) seconds of in-process invocations after one warm-up."""
     from devkit.fc_context import FCContext, load_handler
-    from shared import ice, object_store
+    from shared import ccai, ice, object_store
     from shared.log import logger
     from shared.settings import reset_cache
 
     os.environ.update(env)
     reset_cache()
     ice.reset_client()
+    ccai.reset_client()
     object_store.reset_store()
     handler = load_handler(spec, fresh=True)
     ctx = FCContext.for_function(spec)
@@ -172,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cold-runs", type=int, default=21)
     p.add_argument("--warm-runs", type=int, default=2000)
     p.add_argument("--only", nargs="*", help="function keys to measure")
-    p.add_argument("--quick", action="store_true", help="skip the ingest and object-store benchmarks")
+    p.add_argument("--quick", action="store_true", help="skip the ingest, object-store, analysis and load benchmarks")
     args = p.parse_args(argv)
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -194,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             make = lambda b=builders[key], s=spec: b(s)  # noqa: E731
             c = cold(arts / key, make, args.cold_runs, stand.env)
-            wmed, wp99 = warm(spec, make, args.warm_runs if key != "archive_call_log" else min(200, args.warm_runs),
+            wmed, wp99 = warm(spec, make, args.warm_runs if not spec.oss_triggers else min(200, args.warm_runs),
                               stand.env)
             print(f"{key:30} {c*1e3:8.1f} {(c-bare)*1e3:9.1f} {wmed*1e6:12.1f} {wp99*1e6:12.1f}")
         if not args.only or "describe_ai_agent_instance" in args.only:
@@ -218,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "devkit.bench_ingest"], check=False)
         print("--- object store (python -m devkit.bench_object_store) ---", flush=True)
         subprocess.run([sys.executable, "-m", "devkit.bench_object_store"], check=False)
+        print("--- analysis (python -m devkit.bench_analysis) ---", flush=True)
+        subprocess.run([sys.executable, "-m", "devkit.bench_analysis"], check=False)
     return 0
 
 
