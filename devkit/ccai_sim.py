@@ -183,7 +183,8 @@ class CcaiSimulator:
         self.chunk_chars = chunk_chars
         self.max_chars = max_chars
         self.latency = latency  # seconds added to every answer (benchmarks)
-        self.calls: list[dict[str, Any]] = []  # every verified request's body (refused ones included)
+        # every verified request (refused ones included); "answered" is set on those given a result
+        self.calls: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -280,6 +281,8 @@ class CcaiSimulator:
                 if sim.latency:
                     time.sleep(sim.latency)
                 text = text_for(body)
+                with sim._lock:
+                    sim.calls[-1]["answered"] = True  # a result was produced (for accounting)
                 chars = sum(len(s["text"]) for s in body["dialogue"]["sentences"])
                 usage = {"inputTokens": str(chars), "outputTokens": str(len(text)), "totalTokens": str(chars + len(text))}
                 base = {"errorCode": "success", "errorInfo": "success", "requestId": rid, "success": True}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class Stats:
     failed_attempts: int = 0
     exhausted: list[tuple[str, str]] = field(default_factory=list)  # (function, key)
     by_function: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0  # events delivered twice on purpose (duplicate_rate)
 
 
 class TriggerDispatcher:
@@ -44,6 +46,9 @@ class TriggerDispatcher:
         self.region = region
         self.retry_delay = retry_delay
         self.on_exhausted = on_exhausted
+        # At-least-once, like OSS: deliver an event twice with this probability (chaos runs).
+        self.duplicate_rate = 0.0
+        self._rng = random.Random(0)
         self.stats = Stats()
         self._queue: list[_Job] = []
         self._seq = 0
@@ -77,6 +82,10 @@ class TriggerDispatcher:
         for name in self.subscribers(key):
             event = json.dumps(oss_event.build(bucket, key, size=size, etag=result.etag, region=self.region)).encode()
             self._push(name, event, 0, 0.0)
+            if self.duplicate_rate and self._rng.random() < self.duplicate_rate:
+                with self._cond:
+                    self.stats.duplicates += 1
+                self._push(name, event, 0, self._rng.choice([0.0, 0.05, 0.3]))
 
     def _push(self, function: str, event: bytes, attempt: int, delay: float) -> None:
         with self._cond:

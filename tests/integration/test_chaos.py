@@ -1,5 +1,7 @@
-"""A bounded chaos run through the whole sandbox: duplicates, out-of-order stops, injected
-store and ICE faults -> every accepted event stored once, every finished call archived."""
+"""A bounded chaos run through the whole sandbox: duplicate callbacks and OSS triggers,
+out-of-order stops, injected store, ICE and CCAI faults -> every accepted event stored
+once, every finished call archived (or dead-lettered), every archive analysed once (or
+dead-lettered with a reason)."""
 import pytest
 
 
@@ -8,13 +10,14 @@ def isolated_env():
     """The in-process sandbox fills os.environ with its defaults: restore it afterwards."""
     import os
 
-    from shared import ice, object_store
+    from shared import ccai, ice, object_store
 
     saved = dict(os.environ)
     yield
     os.environ.clear()
     os.environ.update(saved)
     ice.reset_client()
+    ccai.reset_client()
     object_store.reset_store()
 
 
@@ -30,3 +33,10 @@ def test_nothing_accepted_is_lost_under_faults(isolated_env):
     assert report["archived_calls"] + report["dead_lettered_calls"] == 12
     assert report["injected_store_faults"] > 0 and report["injected_ice_faults"] > 0  # the faults really happened
     assert report["deliveries"] > report["accepted_events"]  # duplicates were delivered
+    # Analysis: every archived call analysed exactly once, or dead-lettered with a reason.
+    assert report["unanalysed_calls"] == [], lines
+    assert report["analysed_calls"] + report["analysis_dead_letters"] >= report["archived_calls"]
+    assert report["calls_analysed_more_than_once"] == [] and report["analysis_objects_per_call_max"] == 1
+    assert report["ccai_results"] == report["analysed_calls"]
+    assert report["injected_ccai_faults"] > 0 and report["duplicate_triggers"] > 0
+    assert report["ccai_requests"] > report["ccai_results"]  # faults were really answered
