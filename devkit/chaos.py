@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -146,6 +147,7 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
         }
     finally:
         stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     out(json.dumps({k: v for k, v in report.items() if k not in ("lost_events", "unarchived_calls",
                                                                  "unanalysed_calls")}))
     out(f"accounting: {report['accepted_events']} accepted events -> {report['stored_callback_objects']} stored "
