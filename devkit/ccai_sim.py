@@ -18,12 +18,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from devkit.acs_verify import SignatureError, Verifier
-from devkit.httpserver import QuickHandler
+from devkit.httpserver import LoopbackService, QuickHandler
 
 VERSION = "2024-06-03"
 ACTION = "AnalyzeConversation"
@@ -169,7 +168,7 @@ def text_for(body: dict) -> str:
     return json.dumps({t: answer_for(t, body) for t in types}, ensure_ascii=False)
 
 
-class CcaiSimulator:
+class CcaiSimulator(LoopbackService):
     """`start()` serves on 127.0.0.1:port; `.endpoint` is what CCAI_ENDPOINT should be."""
 
     def __init__(self, keys: dict[str, str], *, workspace_id: str = "sandbox-workspace", app_id: str = "sandbox-app",
@@ -178,7 +177,7 @@ class CcaiSimulator:
                  latency: float = 0.0) -> None:
         self.verifier = Verifier(keys, sts_tokens)
         self.workspace_id, self.app_id = workspace_id, app_id
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.stream_mode = stream_mode
         self.chunk_chars = chunk_chars
         self.max_chars = max_chars
@@ -187,12 +186,6 @@ class CcaiSimulator:
         self.calls: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def endpoint(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://{self.host}:{self._server.server_address[1]}"
 
     def inject(self, *, status: int = 500, code: str = "CCAI.InternalError", message: str = "injected fault",
                times: int = 1, delay: float = 0.0, retry_after_ms: int | None = None, drop: bool = False,
@@ -216,15 +209,8 @@ class CcaiSimulator:
 
         class Handler(QuickHandler):
             def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("x-acs-request-id", body.get("RequestId") or body.get("requestId") or "")
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                rid = body.get("RequestId") or body.get("requestId") or ""
+                self.send_json(status, body, {"x-acs-request-id": rid, **(headers or {})})
 
             def _error(self, status: int, code: str, message: str, rid: str, headers: dict | None = None) -> None:
                 self._json(status, {"RequestId": rid, "HostId": "contactcenterai.sim", "Code": code,
@@ -306,13 +292,5 @@ class CcaiSimulator:
                     self._chunk(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
                 self._chunk(b"")
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

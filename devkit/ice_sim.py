@@ -13,9 +13,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 
-from devkit.httpserver import QuickHandler
+from devkit.httpserver import LoopbackService, QuickHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -64,27 +63,21 @@ class Instance:
     created: float = field(default_factory=time.time)
 
 
-class IceSimulator:
+class IceSimulator(LoopbackService):
     """`start()` serves on 127.0.0.1:port; `.endpoint` is what ICE_ENDPOINT should be."""
 
     def __init__(self, keys: dict[str, str], host: str = "127.0.0.1", port: int = 0,
                  sts_tokens: dict[str, str] | None = None) -> None:
         self.verifier = Verifier(keys, sts_tokens)
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.instances: dict[str, Instance] = {}
         self.notify: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.faults: list[Fault] = []
         self.finish_seen_instances = True  # instances learnt from callbacks answer Finished
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # --- control API for tests and the sandbox -------------------------------------
-    @property
-    def endpoint(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://{self.host}:{self._server.server_address[1]}"
-
     def inject(self, *, status: int = 500, code: str = "InternalError", message: str = "injected fault",
                times: int = 1, action: str | None = None, delay: float = 0.0, retry_after_ms: int | None = None,
                drop: bool = False) -> None:
@@ -133,14 +126,7 @@ class IceSimulator:
                 return
 
             def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, body, headers)
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
@@ -202,16 +188,8 @@ class IceSimulator:
                 out = {"RequestId": request_id, **out}
                 self._json(status, out)
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     # --- actions ------------------------------------------------------------------
     @staticmethod

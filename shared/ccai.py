@@ -138,15 +138,10 @@ class CcaiClient:
     """Calls AnalyzeConversation; one connection pool per warm instance."""
 
     def __init__(self, settings: CcaiSettings, credentials: CloudCredentials, http: Any = None) -> None:
-        import httpx
-
         self.settings = settings
         self.credentials = credentials
-        self._http = http or httpx.Client(
-            timeout=httpx.Timeout(settings.CCAI_READ_TIMEOUT_SECONDS, connect=settings.CCAI_CONNECT_TIMEOUT_SECONDS),
-            limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60),
-            trust_env=False,
-        )
+        self._http = http or upstream.http_client(settings.CCAI_CONNECT_TIMEOUT_SECONDS,
+                                                  settings.CCAI_READ_TIMEOUT_SECONDS)
 
     def prepare(self, body: dict[str, Any]) -> Prepared:
         s = self.settings

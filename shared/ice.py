@@ -74,15 +74,9 @@ class IceClient:
     """Calls ICE actions and returns their JSON bodies (dict) or raises an AppError."""
 
     def __init__(self, settings: IceSettings, credentials: CloudCredentials, http: Any = None) -> None:
-        import httpx
-
         self.settings = settings
         self.credentials = credentials
-        self._http = http or httpx.Client(
-            timeout=httpx.Timeout(settings.ICE_READ_TIMEOUT_SECONDS, connect=settings.ICE_CONNECT_TIMEOUT_SECONDS),
-            limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60),
-            trust_env=False,
-        )
+        self._http = http or upstream.http_client(settings.ICE_CONNECT_TIMEOUT_SECONDS, settings.ICE_READ_TIMEOUT_SECONDS)
 
     def call(self, action: str, params: Mapping[str, Any], *, region: str | None = None,
              deadline: float | None = None) -> dict[str, Any]:

@@ -21,6 +21,15 @@ _AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKey
                "TenantPermission", "Unauthorized", "NotAuthorized", "AccessDenied")
 
 
+def http_client(connect_timeout: float, read_timeout: float) -> Any:
+    """The httpx client (one connection pool per warm instance) of an upstream service.
+    httpx is imported here, so functions that call no upstream never pay for it."""
+    import httpx
+
+    return httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+                        limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60), trust_env=False)
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """`x-acs-retry-after` (integer milliseconds, as the official SDKs read it) in seconds."""
     raw = headers.get("x-acs-retry-after")

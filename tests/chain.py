@@ -69,6 +69,33 @@ def analysis_env(monkeypatch, chain_env, ccai_sim):
     ccai.reset_client()
 
 
+@pytest.fixture
+def verified_requests(monkeypatch):
+    """Every request a simulator verifies (ICE, CCAI): (method, path, raw query, headers, body)."""
+    import devkit.acs_verify as av
+
+    seen = []
+    original = av.Verifier.verify
+
+    def spy(self, method, path, raw_query, headers, body, now=None):
+        seen.append((method, path, raw_query, {k.lower(): v for k, v in headers.items()}, body))
+        return original(self, method, path, raw_query, headers, body, now)
+
+    monkeypatch.setattr(av.Verifier, "verify", spy)
+    return seen
+
+
+def trigger(fn, key: str, ctx=None):
+    """Invoke a triggered function with the OSS event of the stored object `key`."""
+    from shared import object_store, oss_event
+    from tests.support import Ctx
+
+    store = object_store.get_store()
+    info = store.head(key)
+    event = oss_event.build(store.bucket, key, size=info.size, etag=info.etag)
+    return fn(json.dumps(event).encode(), ctx or Ctx(name="triggered"))
+
+
 def callback(instance_id: str, event: str, ts: datetime | str | None = None, **fields) -> dict:
     """An ICE callback payload (built on the real sample)."""
     body = copy.deepcopy(sample("ice_agent_callback_agent_start.json"))

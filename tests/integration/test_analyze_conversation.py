@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from shared import analysis, archive_keys, object_store, oss_event
-from tests.chain import AK, SK, analysis_env, ccai_sim, chain_env, ice_sim  # noqa: F401
+from shared import analysis, archive_keys, object_store
+from tests.chain import AK, SK, analysis_env, ccai_sim, chain_env, ice_sim, trigger  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
-from tests.support import Ctx, load_function, sample
+from tests.support import load_function, sample
 
 CALL_LOG = sample("call_log.json")
 DT = "2025-08-14"
@@ -23,13 +23,6 @@ def archived(instance_id: str, dialog=None, **extra) -> str:
     key = archive_keys.call_log_key(DT, instance_id)
     object_store.get_store().put(key, json.dumps(doc, ensure_ascii=False).encode())
     return key
-
-
-def trigger(fn, key, ctx=None):
-    store = object_store.get_store()
-    info = store.head(key)
-    event = oss_event.build(store.bucket, key, size=info.size, etag=info.etag)
-    return fn(json.dumps(event).encode(), ctx or Ctx(name="analyze"))
 
 
 def result_doc(instance_id: str, profile: str = "default") -> dict:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from shared import archive_keys, object_store, oss_event
-from tests.chain import call_events, chain_env, ice_sim, raw  # noqa: F401
+from tests.chain import call_events, chain_env, ice_sim, raw, trigger  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import Ctx, call, http_event, load_function, sample
 
@@ -29,13 +29,6 @@ def deliver(ingest, events):
         if ev["event"] == "agent_stop":
             stop_key = out["key"]
     return stop_key
-
-
-def trigger(archive, key, ctx=None):
-    store = object_store.get_store()
-    info = store.head(key)
-    event = oss_event.build(store.bucket, key, size=info.size, etag=info.etag)
-    return archive(json.dumps(event).encode(), ctx or Ctx(name="archive"))
 
 
 def test_finished_call_is_archived_with_metadata_and_recordings(functions, ice_sim):

@@ -1,7 +1,7 @@
 """Our AnalyzeConversation request is the official SDK's (alibabacloud_contactcenterai20240603)
 for the same input: same method, path, body bytes, content hash and signed headers,
 and our signer gives the SDK's Authorization for the same nonce and date. Both are
-captured where the CCAI simulator verifies them (the simulator's check is our
+verified_requests where the CCAI simulator verifies them (the simulator's check is our
 canonicalization, so the SDK verifying there also proves we agree on the signed form)."""
 import json
 
@@ -11,6 +11,7 @@ from devkit.ccai_sim import CcaiSimulator
 from shared import acs_signature as acs
 from shared import analysis, ccai
 from shared.settings import CcaiSettings, CloudCredentials, load
+from tests.chain import verified_requests  # noqa: F401
 
 AK, SK = "ak-ccai-sdk", "sk-ccai-sdk"
 TEXTS = ["plain", "with space", "star*tilde~slash/", "中文 ünïcödé \"quoted\" \\ back", "x" * 4000, "a+b=c&d %20",
@@ -24,21 +25,6 @@ def sim(request):
                       sts_tokens={AK: token} if token else None).start()
     yield s, token
     s.stop()
-
-
-@pytest.fixture
-def captured(monkeypatch):
-    import devkit.acs_verify as av
-
-    seen = []
-    original = av.Verifier.verify
-
-    def spy(self, method, path, raw_query, headers, body, now=None):
-        seen.append((method, path, raw_query, {k.lower(): v for k, v in headers.items()}, body))
-        return original(self, method, path, raw_query, headers, body, now)
-
-    monkeypatch.setattr(av.Verifier, "verify", spy)
-    return seen
 
 
 def credentials(token):
@@ -88,12 +74,12 @@ def body_for(text, stream=False):
 
 
 @pytest.mark.parametrize("text", TEXTS)
-def test_same_request_and_same_authorization_as_the_sdk(sim, captured, text):
+def test_same_request_and_same_authorization_as_the_sdk(sim, verified_requests, text):
     s, token = sim
     body = body_for(text)
     answer = sdk_client(s.endpoint, token).analyze_conversation("ws-1", "app_2", sdk_request(body))
     assert answer.status_code == 200 and answer.body.success is True
-    method, path, raw_query, headers, sent = captured[-1]
+    method, path, raw_query, headers, sent = verified_requests[-1]
     # 1. Our signer over the SDK's own signed header set, nonce and date: the SDK's Authorization.
     names = headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
     ours_auth = acs.authorization(method=method, path=path, query={}, headers={n: headers[n] for n in names},
@@ -116,7 +102,7 @@ def test_same_request_and_same_authorization_as_the_sdk(sim, captured, text):
                              access_key_id=AK, access_key_secret=SK) == headers["authorization"]
 
 
-def test_our_client_is_verified_and_answered_like_the_sdk(sim, captured):
+def test_our_client_is_verified_and_answered_like_the_sdk(sim, verified_requests):
     s, token = sim
     body = body_for("hello")
     sdk_answer = sdk_client(s.endpoint, token).analyze_conversation("ws-1", "app_2", sdk_request(body)).body.to_map()
@@ -125,17 +111,17 @@ def test_our_client_is_verified_and_answered_like_the_sdk(sim, captured):
     assert ours.body["text"] == sdk_answer["text"]
     assert {k: v for k, v in ours.body.items() if k != "requestId"} == \
         {k: v for k, v in sdk_answer.items() if k != "requestId"}
-    assert captured[-1][4] == captured[-2][4]  # the same body bytes on the wire
+    assert verified_requests[-1][4] == verified_requests[-2][4]  # the same body bytes on the wire
 
 
-def test_sdk_model_from_map_only_adds_empty_lists(sim, captured):
+def test_sdk_model_from_map_only_adds_empty_lists(sim, verified_requests):
     """Building the SDK request from a dict adds [] for list fields it knows; nothing else differs."""
     from alibabacloud_contactcenterai20240603 import models as m
 
     s, token = sim
     body = body_for("from map")
     sdk_client(s.endpoint, token).analyze_conversation("ws-1", "app_2", m.AnalyzeConversationRequest().from_map(body))
-    sdk_body = json.loads(captured[-1][4])
+    sdk_body = json.loads(verified_requests[-1][4])
 
     def strip_empty(v):
         if isinstance(v, dict):

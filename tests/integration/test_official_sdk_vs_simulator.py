@@ -8,6 +8,7 @@ import pytest
 from devkit.ice_sim import IceSimulator
 from shared.ice import IceClient
 from shared.settings import CloudCredentials, IceSettings, load
+from tests.chain import verified_requests  # noqa: F401
 
 VALUES = ["plain", "with space", "star*tilde~slash/", "中文 ünïcödé", "x" * 4000, "a+b=c&d", "%20literal"]
 CONFIG = {"Greeting": "你好 world*~", "TtsConfig": {"VoiceId": "zhixiaoxia", "SpeechRate": 1},
@@ -88,22 +89,6 @@ def test_wrong_secret_is_refused_for_both(sim):
     assert getattr(exc.value, "code", "") == "SignatureDoesNotMatch"
 
 
-@pytest.fixture
-def captured(monkeypatch):
-    """Every request the simulator verifies: (method, path, raw query, headers, body)."""
-    import devkit.acs_verify as av
-
-    seen = []
-    original = av.Verifier.verify
-
-    def spy(self, method, path, raw_query, headers, body, now=None):
-        seen.append((method, path, raw_query, {k.lower(): v for k, v in headers.items()}, body))
-        return original(self, method, path, raw_query, headers, body, now)
-
-    monkeypatch.setattr(av.Verifier, "verify", spy)
-    return seen
-
-
 @pytest.mark.parametrize("action, call", [
     ("DescribeAIAgentInstance", lambda c, m, v: c.describe_aiagent_instance(
         m.DescribeAIAgentInstanceRequest(instance_id=v))),
@@ -114,7 +99,7 @@ def captured(monkeypatch):
         template_config=m.AIAgentTemplateConfig().from_map({"VoiceChat": {"Greeting": v}})))),
 ])
 @pytest.mark.parametrize("value", VALUES)
-def test_same_request_and_same_authorization_as_the_sdk(sim, captured, action, call, value):
+def test_same_request_and_same_authorization_as_the_sdk(sim, verified_requests, action, call, value):
     from urllib.parse import parse_qsl
 
     from alibabacloud_ice20201109 import models as m
@@ -125,7 +110,7 @@ def test_same_request_and_same_authorization_as_the_sdk(sim, captured, action, c
     s, token = sim
     s.add_instance(value)
     call(sdk(s.endpoint, token), m, value)
-    method, path, raw_query, headers, body = captured[-1]
+    method, path, raw_query, headers, body = verified_requests[-1]
     params = dict(parse_qsl(raw_query, keep_blank_values=True))
     # 1. Our signer over the SDK's own signed header set, nonce and date: the SDK's Authorization.
     names = headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
