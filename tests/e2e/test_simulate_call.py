@@ -24,6 +24,14 @@ def test_simulate_call_ends_with_an_analysis_object(tmp_path):
         auth = {"Authorization": f"Bearer {DEV_CALLBACK_TOKEN}"}
         doc = httpx.get(f"{sb.url}/_sandbox/object", params={"key": analysis_key}, headers=auth).json()["content"]
         call_log = httpx.get(f"{sb.url}/_sandbox/object", params={"key": archive_key}, headers=auth).json()["content"]
+        # `aiagent reanalyze --url` against the same sandbox: another profile, then resumed.
+        day = analysis_key.split("/")[1][3:]
+        again = [sys.executable, "-m", "devkit.cli", "reanalyze", "--url", sb.url, "--since", day, "--until", day,
+                 "--profile", "summary-only"]
+        first = subprocess.run(again, cwd=REPO, capture_output=True, text=True, timeout=90)
+        second = subprocess.run(again, cwd=REPO, capture_output=True, text=True, timeout=90)
+        other = httpx.get(f"{sb.url}/_sandbox/object", params={"key": analysis_key.replace("default", "summary-only")},
+                          headers=auth).json()["content"]
     assert analysis_key.startswith("analyses/dt=") and analysis_key.endswith("/default.json")
     assert doc["status"] == "analysed" and doc["source"]["key"] == archive_key
     # The 5 chat records became the dialog that was archived and analysed.
@@ -31,6 +39,9 @@ def test_simulate_call_ends_with_an_analysis_object(tmp_path):
     assert doc["ccai"]["request_ids"] and isinstance(doc["result"]["parsed"], dict)
     assert sum("chat_record" in line for line in lines) == 5
     assert any(line.strip().startswith("summary:") for line in lines), lines
+    assert first.returncode == 0 and "done 1 (empty 0), skipped 0, failed 0 of 1" in first.stdout, first.stderr
+    assert second.returncode == 0 and "done 0 (empty 0), skipped 1, failed 0 of 1" in second.stdout
+    assert other["profile"]["name"] == "summary-only" and set(other["result"]["parsed"]) == {"title", "summary"}
 
 
 def test_simulate_call_without_a_sandbox_says_so():
