@@ -7,7 +7,7 @@ against a bare `python -I -S -c pass`. Warm: the same handler invoked in-process
 ICE is the local simulator and OSS moto's server, both over real HTTP on loopback.
 Also: describe_ai_agent_instance against the same handler built on the official SDK
 (both run in the dev environment, where the SDK is installed), then the ingest,
-object-store and analysis benchmarks.
+object-store and analysis benchmarks and the load test against `aiagent dev`.
 
     python -m devkit.bench [--cold-runs 21] [--warm-runs 2000] [--only KEY ...] [--quick]
 """
@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "devkit.bench_object_store"], check=False)
         print("--- analysis (python -m devkit.bench_analysis) ---", flush=True)
         subprocess.run([sys.executable, "-m", "devkit.bench_analysis"], check=False)
+        print("--- load test against aiagent dev (python -m devkit.bench_load) ---", flush=True)
+        subprocess.run([sys.executable, "-m", "devkit.bench_load", "--requests", "1000", "--concurrency", "8"],
+                       check=False)
     return 0
 
 

@@ -39,11 +39,18 @@ class QuickHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class Server(ThreadingHTTPServer):
+    """A threading HTTP server whose listen backlog holds a burst of new connections
+    (the default 5 makes the 6th concurrent client wait for a SYN retry, ~1 s)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 def serve_in_thread(handler: type[BaseHTTPRequestHandler], host: str, port: int,
                     poll_interval: float = 0.1) -> ThreadingHTTPServer:
     """A threading server for `handler` on host:port (0: a free port), served by a daemon thread."""
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+    server = Server((host, port), handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True).start()
     return server
 

@@ -36,7 +36,7 @@ from collections import deque
 from email.utils import formatdate
 from http.server import ThreadingHTTPServer
 
-from devkit.httpserver import QuickHandler
+from devkit.httpserver import QuickHandler, Server
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -247,8 +247,7 @@ class LocalOssServer:
 
     def start(self) -> "LocalOssServer":
         """Listen and serve on a background thread."""
-        server = ThreadingHTTPServer((self.host, self.port), _handler(self))
-        server.daemon_threads = True
+        server = Server((self.host, self.port), _handler(self))
         self._server = server
         self.port = server.server_address[1]  # a restart keeps the same port
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
 
-from devkit.httpserver import QuickHandler
+from devkit.httpserver import QuickHandler, Server
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
@@ -174,9 +174,7 @@ class Sandbox:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
-        server = ThreadingHTTPServer((host, port), Handler)
-        server.daemon_threads = True
-        return server
+        return Server((host, port), Handler)
 
 
 def wait_until_listening(host: str, port: int, timeout: float = 10.0) -> None:
