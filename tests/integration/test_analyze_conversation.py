@@ -285,3 +285,34 @@ def test_no_secret_in_logs_or_results(analyze, ccai_sim, capsys):
     blob = printed.out + printed.err + json.dumps(result_doc("inst-sec")) + json.dumps(dead_letters("inst-sec2"))
     assert SK not in blob and "Signature=" not in blob
     assert AK not in json.dumps(result_doc("inst-sec"))
+
+
+def test_dropped_connection_and_slow_answer_are_retried(monkeypatch, analysis_env, ccai_sim):
+    import time
+
+    fn = load_function("analyze_conversation", monkeypatch, {"CCAI_READ_TIMEOUT_SECONDS": "0.5"})
+    ccai_sim.inject(status=200, drop=True, times=1)  # connection closed without an answer
+    ccai_sim.inject(status=200, delay=1.5, times=1)  # slower than the read timeout
+    key = archived("inst-drop-slow")
+    started = time.monotonic()
+    assert trigger(fn, key)["results"][0]["status"] == "analysed"
+    assert time.monotonic() - started < 1.5  # the slow answer was not waited for
+    assert ccai_sim.count() == 3 and result_doc("inst-drop-slow")["ccai"]["attempts"] == 3
+
+
+def test_ccai_time_is_bounded_by_the_function_deadline(monkeypatch, analysis_env, ccai_sim):
+    """Throttled with a long x-acs-retry-after: the function does not sleep past its
+    budget; it hands the retry to FC (RetryLater) instead."""
+    import time
+
+    from shared.dead_letters import RetryLater
+    from tests.support import Ctx
+
+    fn = load_function("analyze_conversation", monkeypatch, {})
+    ccai_sim.inject(status=400, code="CCAI.Throttling.Qpm", retry_after_ms=60_000, times=5)
+    ctx = Ctx(name="analyze")
+    ctx.function = type(ctx.function)(ctx.function.name, ctx.function.handler, ctx.function.memory, 2)
+    started = time.monotonic()
+    with pytest.raises(RetryLater):
+        trigger(fn, archived("inst-budget"), ctx)
+    assert time.monotonic() - started < 2.0 and ccai_sim.count() == 1
