@@ -246,11 +246,7 @@ class CcaiSimulator(LoopbackService):
                     if fault:
                         fault.times -= 1
                 if fault:
-                    if fault.delay:
-                        time.sleep(fault.delay)
-                    if fault.drop:
-                        self.close_connection = True
-                        self.connection.shutdown(2)
+                    if self.stall_or_drop(fault.delay, fault.drop):
                         return
                     if fault.status >= 400:
                         hdrs = {"x-acs-retry-after": str(fault.retry_after_ms)} if fault.retry_after_ms else {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,6 +27,17 @@ class QuickHandler(BaseHTTPRequestHandler):
             super().handle()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. its timeout): nothing to answer
+
+    def stall_or_drop(self, delay: float, drop: bool) -> bool:
+        """An injected fault's first part: wait `delay` seconds, then (with `drop`) close
+        the connection without answering. True when the connection was dropped."""
+        if delay:
+            time.sleep(delay)
+        if drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        return False
 
     def send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         """A JSON answer (UTF-8, Content-Length) with extra `headers`."""

@@ -168,11 +168,7 @@ class IceSimulator(LoopbackService):
                     if fault:
                         fault.times -= 1
                 if fault:
-                    if fault.delay:
-                        time.sleep(fault.delay)
-                    if fault.drop:
-                        self.close_connection = True
-                        self.connection.shutdown(2)
+                    if self.stall_or_drop(fault.delay, fault.drop):
                         return
                     if fault.status < 400:  # a pure delay
                         fault = None
