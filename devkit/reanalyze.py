@@ -38,11 +38,12 @@ class Report:
     empty: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         rate = self.total / self.seconds if self.seconds else None
         return {"total": self.total, "done": self.done, "skipped": self.skipped, "failed": self.failed,
-                "empty": self.empty, "seconds": round(self.seconds, 2),
+                "empty": self.empty, "interrupted": self.interrupted, "seconds": round(self.seconds, 2),
                 "calls_per_second": round(rate, 1) if rate else None, "failures": self.failures}
 
 
@@ -110,8 +111,11 @@ def reanalyze(store: Any, client: Any, settings: Any, keys: list[str], profile: 
     report = Report(total=len(keys))
     lock = threading.Lock()
     started = time.perf_counter()
+    stop = threading.Event()
 
     def one(key: str) -> None:
+        if stop.is_set():
+            return
         try:
             outcome = analyser.analyse_call(store, client, settings, key, profile=profile,
                                             deadline=time.monotonic() + DEADLINE_SECONDS)
@@ -132,9 +136,17 @@ def reanalyze(store: Any, client: Any, settings: Any, keys: list[str], profile: 
             if progress:
                 progress(report)
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, keys))
-    report.seconds = time.perf_counter() - started
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
+        for future in [pool.submit(one, key) for key in keys]:
+            future.result()
+    except KeyboardInterrupt:
+        # Ctrl+C: let the calls in flight finish (their results are written), start no more.
+        stop.set()
+        report.interrupted = True
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        report.seconds = time.perf_counter() - started
     return report
 
 
@@ -191,8 +203,13 @@ def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr,
               + (f" ({summary['calls_per_second']} calls/s)" if summary["calls_per_second"] else "") + "\n")
     for f in report.failures[:20]:
         out.write(f"  failed {f['key']}: {f['status']}: {f['reason']}\n")
+    if len(report.failures) > 20:
+        out.write(f"  ... and {len(report.failures) - 20} more (--report F lists them all)\n")
+    if report.interrupted:
+        left = report.total - report.done - report.skipped - report.failed
+        out.write(f"interrupted: {left} not started; run the same command again to resume\n")
     if args.report:
         with open(args.report, "w", encoding="utf-8") as fh:
             json.dump({"since": str(since), "until": str(until), "profile": profile.provenance(), **summary}, fh,
                       indent=2)
-    return 1 if report.failed else 0
+    return 130 if report.interrupted else (1 if report.failed else 0)

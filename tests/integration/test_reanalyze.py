@@ -107,3 +107,25 @@ def test_unknown_profile_and_missing_configuration_are_refused(analysis_env, mon
     monkeypatch.delenv("CCAI_WORKSPACE_ID")
     code, _, err = run("2024-01-01", "2024-01-01")
     assert code == 2 and "CCAI_WORKSPACE_ID" in err
+
+
+def test_interrupted_run_stops_starting_calls_and_resumes(analysis_env, ccai_sim, monkeypatch):
+    from shared import analyser
+
+    put_calls({"2024-06-01": 10}, "d")
+    real, seen = analyser.analyse_call, []
+
+    def interrupting(*a, **kw):
+        seen.append(1)
+        if len(seen) == 4:
+            raise KeyboardInterrupt  # as Ctrl+C would, in the middle of the run
+        return real(*a, **kw)
+
+    monkeypatch.setattr(analyser, "analyse_call", interrupting)
+    code, out, _ = run("2024-06-01", "2024-06-01", concurrency=1)
+    assert code == 130 and "interrupted" in out and "run the same command again" in out
+    done_first = ccai_sim.count()
+    assert 0 < done_first < 10
+    monkeypatch.setattr(analyser, "analyse_call", real)
+    code, out, _ = run("2024-06-01", "2024-06-01")
+    assert code == 0 and f"done {10 - done_first} (empty 0), skipped {done_first}, failed 0 of 10" in out
