@@ -182,6 +182,7 @@ class CcaiSimulator(LoopbackService):
         self.chunk_chars = chunk_chars
         self.max_chars = max_chars
         self.latency = latency  # seconds added to every answer (benchmarks)
+        self.event_delay = 0.0  # seconds between streamed events (a slow stream)
         # every verified request (refused ones included); "answered" is set on those given a result
         self.calls: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
@@ -286,6 +287,8 @@ class CcaiSimulator(LoopbackService):
                     event = {**base, "finishReason": "stop" if last else None, "text": shown,
                              **(usage if last else {})}
                     self._chunk(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
+                    if sim.event_delay and not last:
+                        time.sleep(sim.event_delay)
                 self._chunk(b"")
 
         self._serve(Handler)

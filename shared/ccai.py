@@ -164,7 +164,7 @@ class CcaiClient:
         stream = bool(body.get("stream"))
         try:
             with self._http.stream("POST", req.url, headers=req.headers, content=req.body,
-                                   timeout=self._timeout(deadline)) as resp:
+                                   timeout=self._timeout(deadline)) as resp, upstream.cut_off_at(resp, deadline):
                 status = resp.status_code
                 rid = resp.headers.get("x-acs-request-id")
                 ctype = resp.headers.get("content-type", "")

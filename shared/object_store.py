@@ -35,7 +35,6 @@ import base64
 import hashlib
 import hmac
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from shared.errors import ConfigurationError, StorageError
+from shared.upstream import backoff, cut_off_at
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -239,38 +239,6 @@ def _is_ip_or_local(host: str) -> bool:
 
 # --- the client ---------------------------------------------------------------------
 
-def _read_within(response: Any, deadline: float) -> None:
-    """Read the body of a streamed response, cut off at `deadline` (monotonic).
-
-    httpx's read timeout bounds each socket read, not the whole answer: a body that
-    trickles in would run past OSS_MAX_ELAPSED_SECONDS (and ICE's 3 s callback
-    deadline). A timer shuts the socket down at the deadline; the interrupted read
-    raises an httpx transport error, which the retry loop treats like any other.
-    """
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if sock is None:  # a test transport without a socket: nothing can trickle
-        response.read()
-        return
-
-    def cut() -> None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
-    timer.daemon = True
-    timer.start()
-    try:
-        response.read()
-    except BaseException:
-        response.close()
-        raise
-    finally:
-        timer.cancel()
-
-
 class ObjectStore:
     """A bucket over the S3 protocol. One instance (and one httpx connection pool) per
     warm function instance: use `get_store()`."""
@@ -386,7 +354,13 @@ class ObjectStore:
             try:
                 request = self._client.build_request(method, url, headers=hdrs, content=content, timeout=timeout)
                 response = self._client.send(request, stream=True)
-                _read_within(response, deadline)
+                try:
+                    # A trickling answer must not outlive OSS_MAX_ELAPSED_SECONDS.
+                    with cut_off_at(response, deadline):
+                        response.read()
+                except BaseException:
+                    response.close()
+                    raise
             except httpx.TransportError as exc:
                 # Only class names: httpx messages and requests may carry URLs and headers.
                 failure = f"{type(exc).__name__} talking to {self.host}"
@@ -401,8 +375,6 @@ class ObjectStore:
                 response.close()
             if attempts > self.max_retries:
                 break
-            from shared.upstream import backoff
-
             delay = backoff(attempts - 1, base=self.backoff_base, cap=1.0)
             if time.monotonic() + delay >= deadline:
                 break

@@ -30,6 +30,47 @@ def http_client(connect_timeout: float, read_timeout: float) -> Any:
                         limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60), trust_env=False)
 
 
+class cut_off_at:
+    """`with cut_off_at(response, deadline):` reading a streamed httpx response inside
+    the block is interrupted at `deadline` (monotonic), whatever the server's pace.
+
+    httpx's read timeout bounds each socket read, not a whole answer: a body that
+    trickles in (an SSE stream, a slow link) could run past the caller's time budget.
+    A timer shuts the socket down at the deadline; the interrupted read raises an httpx
+    transport error, which the callers' retry loops already handle. Without a deadline,
+    or a socket (test transports), it does nothing.
+    """
+
+    def __init__(self, response: Any, deadline: float | None) -> None:
+        self.timer = None
+        if deadline is None:
+            return
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is None:
+            return
+        import socket
+        import threading
+
+        def cut() -> None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        self.timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+        self.timer.daemon = True
+
+    def __enter__(self) -> "cut_off_at":
+        if self.timer is not None:
+            self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """`x-acs-retry-after` (integer milliseconds, as the official SDKs read it) in seconds."""
     raw = headers.get("x-acs-retry-after")

@@ -58,7 +58,7 @@ def analysis_env(monkeypatch, chain_env, ccai_sim):
     from shared import analysis, ccai
 
     ccai_sim.reset()
-    ccai_sim.stream_mode, ccai_sim.max_chars = "delta", None
+    ccai_sim.stream_mode, ccai_sim.max_chars, ccai_sim.chunk_chars, ccai_sim.event_delay = "delta", None, 16, 0.0
     env = {"CCAI_ENDPOINT": ccai_sim.endpoint, "CCAI_WORKSPACE_ID": WORKSPACE, "CCAI_APP_ID": APP,
            "CCAI_MAX_RETRIES": "3"}
     for k, v in env.items():

@@ -316,3 +316,21 @@ def test_ccai_time_is_bounded_by_the_function_deadline(monkeypatch, analysis_env
     with pytest.raises(RetryLater):
         trigger(fn, archived("inst-budget"), ctx)
     assert time.monotonic() - started < 2.0 and ccai_sim.count() == 1
+
+
+def test_a_trickling_stream_is_cut_off_at_the_function_deadline(monkeypatch, analysis_env, ccai_sim):
+    """SSE events arriving slowly but steadily (never a read timeout) must not keep the
+    function past its budget: the stream is cut at the deadline and FC retries later."""
+    import time
+
+    from shared.dead_letters import RetryLater
+    from tests.support import Ctx
+
+    ccai_sim.chunk_chars, ccai_sim.event_delay = 4, 0.2  # hundreds of events, 0.2 s apart
+    fn = load_function("analyze_conversation", monkeypatch, {"CCAI_STREAM": "true", "CCAI_MAX_RETRIES": "0"})
+    ctx = Ctx(name="analyze")
+    ctx.function = type(ctx.function)(ctx.function.name, ctx.function.handler, ctx.function.memory, 2)
+    started = time.monotonic()
+    with pytest.raises(RetryLater):
+        trigger(fn, archived("inst-trickle"), ctx)
+    assert time.monotonic() - started < 2.2  # the deadline is 85% of the 2 s timeout
