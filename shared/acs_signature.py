@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import time
+from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import quote
 
@@ -128,3 +129,16 @@ def sign_request(
     headers["Authorization"] = authorization(method=method, path=path, query=query, headers=headers, body=body,
                                              access_key_id=access_key_id, access_key_secret=access_key_secret)
     return headers
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A signed request, ready to send (and to compare with the official SDK's)."""
+
+    method: str
+    url: str
+    host: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from shared import acs_signature as acs
 from shared import upstream
-from shared.ice import Prepared
+from shared.acs_signature import Prepared
 from shared.log import logger
 from shared.settings import CcaiSettings, CloudCredentials, load
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from shared import acs_signature as acs
+from shared.acs_signature import Prepared
 from shared import upstream
 from shared.errors import BadRequest, UpstreamError
 from shared.log import logger
@@ -20,19 +20,6 @@ from shared.settings import CloudCredentials, IceSettings, load
 
 VERSION = "2020-11-09"
 SERVICE = "ICE"
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A signed request, ready to send (and to compare with the official SDK's)."""
-
-    method: str
-    url: str
-    host: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
 
 
 def param_value(value: Any) -> str:
