@@ -98,7 +98,8 @@ def analyse_call(store: Any, client: Any, settings: Any, source_key: str, *, pro
             except CcaiFailure as exc:
                 return _failed(store, settings, ref, source_key, exc, profile)
             answers.append(answer.body)
-            request_ids += answer.request_ids
+            if answer.request_id:
+                request_ids.append(answer.request_id)
             attempts += answer.attempts
             events += answer.events
             ccai_ms += answer.upstream_ms

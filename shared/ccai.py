@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
@@ -56,7 +56,6 @@ class Answer:
     attempts: int
     upstream_ms: float
     events: int = 0  # SSE events received (0 when not streamed)
-    request_ids: list[str] = field(default_factory=list)
 
 
 def path_for(workspace_id: str, app_id: str) -> str:
@@ -238,7 +237,7 @@ class CcaiClient:
             ms = (time.perf_counter() - started) * 1000
             rid = answer.get("requestId")
             logger.debug("ccai call", extra={"attempt": attempt + 1, "ms": round(ms, 1), "events": events})
-            return Answer(answer, rid, attempt + 1, ms, events, [rid] if rid else [])
+            return Answer(answer, rid, attempt + 1, ms, events)
         raise AssertionError("unreachable")
 
 
