@@ -22,11 +22,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m devkit.bench $(ARGS)
+	$(BIN)/python -m devkit.bench.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
 
 .PHONY: build
 build: $(STAMP)
-	$(BIN)/python -m devkit.build $(ARGS)
+	$(BIN)/python -m devkit.ops.build $(ARGS)

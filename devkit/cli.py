@@ -9,14 +9,14 @@ from pathlib import Path
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
-    from devkit import sandbox
+    from devkit.sandbox import stack as sandbox
 
     return sandbox.run(args.host, args.port)
 
 
 def _cmd_invoke(args: argparse.Namespace) -> int:
     from devkit import defaults, syaml
-    from devkit.fc_context import FCContext, load_handler
+    from devkit.sandbox.fc_context import FCContext, load_handler
 
     specs = syaml.functions()
     spec = specs.get(args.function) or next((s for s in specs.values() if s.function_name == args.function), None)
@@ -56,7 +56,7 @@ ALL_EVENTS = ("agent_start,session_start,agent_stop,error,intent_detected,intent
 
 
 def _cmd_configure_callbacks(args: argparse.Namespace) -> int:
-    from shared import ice
+    from shared.clients import ice
     from shared.errors import AppError
 
     token = args.token or os.environ.get("CALLBACK_TOKEN") or ""
@@ -83,19 +83,19 @@ def _cmd_configure_callbacks(args: argparse.Namespace) -> int:
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
-    from devkit import smoke
+    from devkit.ops import smoke
 
     return smoke.run(args.stage, args.url)
 
 
 def _cmd_simulate_call(args: argparse.Namespace) -> int:
-    from devkit import simulate_call
+    from devkit.sandbox import simulate_call
 
     return simulate_call.main(args.url, args.turns, args.timeout)
 
 
 def _cmd_reanalyze(args: argparse.Namespace) -> int:
-    from devkit import reanalyze
+    from devkit.ops import reanalyze
 
     return reanalyze.main(args)
 
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     ra = sub.add_parser("reanalyze", help="run the analysis again over the archive (resumable: skips what is done)")
     ra.add_argument("--since", required=True, help="first day, YYYY-MM-DD (the dt= partition)")
     ra.add_argument("--until", help="last day, YYYY-MM-DD (default: today, UTC)")
-    ra.add_argument("--profile", required=True, help="analysis profile (shared/analysis_profiles/<name>.json)")
+    ra.add_argument("--profile", required=True, help="analysis profile (shared/analysis/profiles/<name>.json)")
     ra.add_argument("--concurrency", type=int, default=4, help="calls analysed at once (default 4)")
     ra.add_argument("--url", help="use a running `aiagent dev` sandbox's object store and CCAI")
     ra.add_argument("--report", help="also write the final report as JSON to this file")

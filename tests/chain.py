@@ -15,7 +15,7 @@ CALLBACK_TOKEN = "chain-callback-token-0123456789"
 
 @pytest.fixture(scope="module")
 def ice_sim():
-    from devkit.ice_sim import IceSimulator
+    from devkit.sims.ice import IceSimulator
 
     sim = IceSimulator({AK: SK}).start()
     yield sim
@@ -25,7 +25,7 @@ def ice_sim():
 @pytest.fixture
 def chain_env(monkeypatch, oss_env, ice_sim):
     """Env for the chain's functions: moto OSS (oss_env), the ICE simulator, callback token."""
-    from shared import ice
+    from shared.clients import ice
 
     ice_sim.reset()
     env = {
@@ -45,7 +45,7 @@ WORKSPACE, APP = "chain-ws", "chain-app"
 
 @pytest.fixture(scope="module")
 def ccai_sim():
-    from devkit.ccai_sim import CcaiSimulator
+    from devkit.sims.ccai import CcaiSimulator
 
     sim = CcaiSimulator({AK: SK}, workspace_id=WORKSPACE, app_id=APP).start()
     yield sim
@@ -55,7 +55,8 @@ def ccai_sim():
 @pytest.fixture
 def analysis_env(monkeypatch, chain_env, ccai_sim):
     """chain_env plus CCAI pointed at the simulator (fresh faults, calls and client)."""
-    from shared import analysis, ccai
+    from shared.analysis import profile as profiles
+    from shared.clients import ccai
 
     ccai_sim.reset()
     ccai_sim.stream_mode, ccai_sim.max_chars, ccai_sim.chunk_chars, ccai_sim.event_delay = "delta", None, 16, 0.0
@@ -64,7 +65,7 @@ def analysis_env(monkeypatch, chain_env, ccai_sim):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     ccai.reset_client()
-    analysis.load_profile.cache_clear()
+    profiles.load_profile.cache_clear()
     yield {**chain_env, **env}
     ccai.reset_client()
 
@@ -72,7 +73,7 @@ def analysis_env(monkeypatch, chain_env, ccai_sim):
 @pytest.fixture
 def verified_requests(monkeypatch):
     """Every request a simulator verifies (ICE, CCAI): (method, path, raw query, headers, body)."""
-    import devkit.acs_verify as av
+    import devkit.sims.acs_verify as av
 
     seen = []
     original = av.Verifier.verify
@@ -87,7 +88,8 @@ def verified_requests(monkeypatch):
 
 def trigger(fn, key: str, ctx=None):
     """Invoke a triggered function with the OSS event of the stored object `key`."""
-    from shared import object_store, oss_event
+    from shared.clients import object_store
+    from shared import oss_event
     from tests.support import Ctx
 
     store = object_store.get_store()

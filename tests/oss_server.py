@@ -43,7 +43,7 @@ def _create_bucket(oss: MotoOss) -> None:
 
     import hashlib
 
-    from shared.object_store import ObjectStore
+    from shared.clients.object_store import ObjectStore
     from shared.settings import OssSettings, load
 
     store = ObjectStore(load(OssSettings, oss.env()))
@@ -94,7 +94,7 @@ def moto_oss():
 @pytest.fixture
 def oss_env(monkeypatch, moto_oss):
     """OSS settings pointed at moto (ARCHIVE_BUCKET, OSS_ENDPOINT, OSS_ACCESS_KEY_*)."""
-    from shared import object_store
+    from shared.clients import object_store
     from shared.settings import reset_cache
 
     for name, value in moto_oss.env().items():

@@ -59,7 +59,7 @@ class Ctx:
     """An FC-like context for direct handler calls."""
 
     def __init__(self, request_id: str = "1-test-req", name: str = "test-fn") -> None:
-        from devkit.fc_context import FunctionMeta
+        from devkit.sandbox.fc_context import FunctionMeta
 
         self.request_id = request_id
         self.function = FunctionMeta(name, "index.handler", 256, 10)
@@ -70,7 +70,7 @@ class Ctx:
 def load_function(key: str, monkeypatch, env: Mapping[str, str]):
     """Cold-start function `key` with exactly `env` (plus the process env) and return its handler."""
     from devkit import syaml
-    from devkit.fc_context import load_handler
+    from devkit.sandbox.fc_context import load_handler
     from shared.settings import reset_cache
 
     for name, value in env.items():
@@ -103,7 +103,7 @@ class SandboxProcess:
         self.log_path = REPO / ".sandbox" / f"dev-{self.port}.log"
 
     def __enter__(self) -> "SandboxProcess":
-        from devkit.sandbox import wait_until_listening
+        from devkit.sandbox.stack import wait_until_listening
 
         self.log_path.parent.mkdir(exist_ok=True)
         self._log = open(self.log_path, "wb")

@@ -1,6 +1,7 @@
 """POST /api/v2/aiagent/describeAIAgentInstance: an agent instance's details (SPEC 3.3)."""
-from shared import agent_api, ice
-from shared.api_models import DescribeAIAgentInstanceRequest
+from shared.api import answers
+from shared.clients import ice
+from shared.api.models import DescribeAIAgentInstanceRequest
 from shared.auth import authorize_client
 from shared.http import endpoint
 
@@ -8,4 +9,4 @@ from shared.http import endpoint
 @endpoint(authorize=authorize_client, body=DescribeAIAgentInstanceRequest, settings=ice.load_settings)
 def handler(req: DescribeAIAgentInstanceRequest, principal, request) -> dict:
     answer = ice.get_client().describe_ai_agent_instance(req.ai_agent_instance_id, region=req.region)
-    return agent_api.instance_response(answer)
+    return answers.instance_response(answer)

@@ -1,6 +1,7 @@
 """POST /api/v2/aiagent/generateAIAgentCall: start an agent call for a client (SPEC 3.4)."""
-from shared import agent_api, ice
-from shared.api_models import GenerateAIAgentCallRequest
+from shared.api import answers
+from shared.clients import ice
+from shared.api.models import GenerateAIAgentCallRequest
 from shared.auth import authorize_client
 from shared.http import endpoint
 
@@ -9,8 +10,8 @@ from shared.http import endpoint
 def handler(req: GenerateAIAgentCallRequest, principal, request) -> dict:
     answer = ice.get_client().generate_ai_agent_call(
         ai_agent_id=req.ai_agent_id, user_id=req.user_id, expire=req.expire,
-        user_data=agent_api.json_string(req.user_data), session_id=req.session_id,
-        agent_config=agent_api.config_param("agent_config", req.agent_config),
-        template_config=agent_api.config_param("template_config", req.template_config),
+        user_data=answers.json_string(req.user_data), session_id=req.session_id,
+        agent_config=answers.config_param("agent_config", req.agent_config),
+        template_config=answers.config_param("template_config", req.template_config),
         region=req.region)
-    return agent_api.agent_call_response(answer)
+    return answers.agent_call_response(answer)

@@ -1,8 +1,8 @@
 """POST /api/v2/aiagent/getRtcAuthToken: an ARTC token for the caller (SPEC 3.1)."""
 import time
 
-from shared import rtc_token
-from shared.api_models import GetRtcAuthTokenRequest
+from shared.api import rtc_token
+from shared.api.models import GetRtcAuthTokenRequest
 from shared.auth import authorize_client
 from shared.http import endpoint
 from shared.settings import CoreSettings, RtcSettings, load

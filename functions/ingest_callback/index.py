@@ -1,5 +1,6 @@
 """POST /api/v2/aiagent/callback: ICE agent callbacks, durable in OSS before the 200 (SPEC 5)."""
-from shared import callbacks, object_store
+from shared.archive import callbacks
+from shared.clients import object_store
 from shared.http import endpoint
 from shared.settings import CallbackSettings, OssSettings, load
 

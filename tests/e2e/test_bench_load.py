@@ -1,9 +1,9 @@
-"""The bounded load test (`python -m devkit.bench_load`) against its own `aiagent dev`."""
+"""The bounded load test (`python -m devkit.bench.load`) against its own `aiagent dev`."""
 import json
 
 import pytest
 
-from devkit import bench_load
+from devkit.bench import load as bench_load
 
 pytestmark = pytest.mark.e2e
 

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from devkit import upstreams
-from devkit.ccai_sim import CcaiSimulator
+from devkit.sandbox import upstreams
+from devkit.sims.ccai import CcaiSimulator
 from tests.support import REPO, SandboxProcess
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from devkit.defaults import DEV_TOKEN
-from shared import rtc_token
+from shared.api import rtc_token
 from shared.auth import mint_token
 from tests.support import SandboxProcess
 

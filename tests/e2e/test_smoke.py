@@ -2,7 +2,7 @@
 and fail on a misconfigured one (the FC-invoke part needs a real account: reported as FAIL)."""
 import pytest
 
-from devkit import smoke
+from devkit.ops import smoke
 from tests.support import SandboxProcess
 
 pytestmark = pytest.mark.e2e

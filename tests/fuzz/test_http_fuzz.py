@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from shared import archive_keys, object_store
+from shared.archive import layout
+from shared.clients import object_store
 from shared.auth import mint_token
 from tests.chain import AK, CALLBACK_TOKEN, SK, chain_env, ice_sim  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
@@ -118,7 +119,7 @@ def check(out, logs_text, stored_before, store):
         if status >= 400:
             assert "message" in body and body["code"] == status and "Traceback" not in out["body"]
     if status != 200 and store is not None:
-        assert {o.key for o in store.list(archive_keys.CALLBACKS)} == stored_before
+        assert {o.key for o in store.list(layout.CALLBACKS)} == stored_before
 
 
 @pytest.mark.parametrize("key", HTTP_FUNCTIONS)
@@ -137,7 +138,7 @@ def test_fuzz_http_function(key, env, monkeypatch, logs, ice_sim):
     @example(event=json.dumps(valid).encode())  # always exercised: the success path
     @given(event=events(path, key))
     def run(event):
-        before = {o.key for o in store.list(archive_keys.CALLBACKS)} if store else set()
+        before = {o.key for o in store.list(layout.CALLBACKS)} if store else set()
         logs.seek(0)
         logs.truncate()
         out = handler(event, None)
@@ -145,4 +146,4 @@ def test_fuzz_http_function(key, env, monkeypatch, logs, ice_sim):
 
     run()
     if key == "ingest_callback":  # the generator does reach the store
-        assert any(True for _ in store.list(archive_keys.CALLBACKS))
+        assert any(True for _ in store.list(layout.CALLBACKS))

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import object_store, oss_event
+from shared.clients import object_store
+from shared import oss_event
 from tests.chain import analysis_env, ccai_sim, chain_env, ice_sim  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import Ctx, load_function

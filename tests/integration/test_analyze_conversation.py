@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from shared import analysis, archive_keys, object_store
+from shared.analysis import profile as profiles
+from shared.archive import layout
+from shared.clients import object_store
 from tests.chain import AK, SK, analysis_env, ccai_sim, chain_env, ice_sim, trigger  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import load_function, sample
@@ -20,18 +22,18 @@ def archived(instance_id: str, dialog=None, **extra) -> str:
         log["dialog"] = dialog
     doc = {"schema": "aicall.call-log/1", "instance_id": instance_id, "session_id": f"sess-{instance_id}",
            "call_log": log, **extra}
-    key = archive_keys.call_log_key(DT, instance_id)
+    key = layout.call_log_key(DT, instance_id)
     object_store.get_store().put(key, json.dumps(doc, ensure_ascii=False).encode())
     return key
 
 
 def result_doc(instance_id: str, profile: str = "default") -> dict:
-    return json.loads(object_store.get_store().get(archive_keys.analysis_key(DT, instance_id, profile))[0])
+    return json.loads(object_store.get_store().get(layout.analysis_key(DT, instance_id, profile))[0])
 
 
 def dead_letters(instance_id: str) -> list[dict]:
     store = object_store.get_store()
-    prefix = archive_keys.date_prefix(f"{archive_keys.FAILED}analyze/", DT)
+    prefix = layout.date_prefix(f"{layout.FAILED}analyze/", DT)
     return [json.loads(store.get(i.key)[0]) for i in store.list(prefix) if f"/{instance_id}-" in i.key]
 
 
@@ -40,12 +42,12 @@ def analyze(monkeypatch, analysis_env):
     return load_function("analyze_conversation", monkeypatch, {})
 
 
-def test_call_is_analysed_with_full_provenance(analyze, ccai_sim):
+def test_call_is_analyzed_with_full_provenance(analyze, ccai_sim):
     key = archived("inst-an1")
     out = trigger(analyze, key)
     assert out["results"][0]["status"] == "analysed"
     doc = result_doc("inst-an1")
-    profile = analysis.load_profile("default")
+    profile = profiles.load_profile("default")
     info = object_store.get_store().head(key)
     assert doc["source"] == {"key": key, "etag": info.etag, "bucket": object_store.get_store().bucket}
     assert doc["profile"] == {"name": "default", "version": profile.version, "hash": profile.digest}
@@ -68,15 +70,15 @@ def test_call_is_analysed_with_full_provenance(analyze, ccai_sim):
     assert doc["long_dialog"] is None and doc["result"]["finish_reason"] == "stop"
 
 
-@pytest.mark.parametrize("result_type", analysis.KNOWN_RESULT_TYPES - {"custom_prompt"})
+@pytest.mark.parametrize("result_type", profiles.KNOWN_RESULT_TYPES - {"custom_prompt"})
 def test_each_result_type_round_trips(monkeypatch, analysis_env, ccai_sim, tmp_path, result_type):
-    from devkit.ccai_sim import answer_for
+    from devkit.sims.ccai import answer_for
 
-    base = json.loads((analysis.PROFILES_DIR / "default.json").read_text())
+    base = json.loads((profiles.PROFILES_DIR / "default.json").read_text())
     doc = {"name": "one", "version": 1, "resultTypes": [result_type], "fields": base["fields"],
            "serviceInspection": base["serviceInspection"]}
     (tmp_path / "one.json").write_text(json.dumps(doc))
-    monkeypatch.setattr(analysis, "PROFILES_DIR", tmp_path)
+    monkeypatch.setattr(profiles, "PROFILES_DIR", tmp_path)
     fn = load_function("analyze_conversation", monkeypatch, {"ANALYSIS_PROFILE": "one"})
     key = archived(f"inst-rt-{result_type.replace('_', '-')}")
     assert trigger(fn, key)["results"][0]["status"] == "analysed"
@@ -96,7 +98,7 @@ def test_sse_stream_is_assembled(monkeypatch, analysis_env, ccai_sim, mode):
     key = archived(f"inst-sse-{mode}")
     assert trigger(fn, key)["results"][0]["status"] == "analysed"
     doc = result_doc(f"inst-sse-{mode}")
-    from devkit.ccai_sim import text_for
+    from devkit.sims.ccai import text_for
 
     assert ccai_sim.calls[-1]["body"]["stream"] is True
     assert doc["result"]["text"] == text_for(ccai_sim.calls[-1]["body"])
@@ -130,7 +132,7 @@ def test_throttling_is_retried_honouring_retry_after_then_succeeds(analyze, ccai
 
 
 def test_throttling_beyond_retries_asks_fc_to_retry_then_dead_letters(monkeypatch, analysis_env, ccai_sim):
-    from shared.dead_letters import RetryLater
+    from shared.archive.dead_letters import RetryLater
 
     fn = load_function("analyze_conversation", monkeypatch, {"CCAI_MAX_RETRIES": "0", "ANALYSIS_MAX_ATTEMPTS": "3"})
     ccai_sim.inject(status=500, code="CCAI.InternalError", times=10)
@@ -142,7 +144,7 @@ def test_throttling_beyond_retries_asks_fc_to_retry_then_dead_letters(monkeypatc
     assert out["results"][0]["status"] == "dead_letter"
     (dl,) = dead_letters("inst-5xx")
     assert dl["error_code"] == "CCAI.InternalError" and dl["attempts"] == 3 and dl["source_key"] == key
-    assert object_store.get_store().head(archive_keys.analysis_key(DT, "inst-5xx", "default")) is None
+    assert object_store.get_store().head(layout.analysis_key(DT, "inst-5xx", "default")) is None
 
 
 @pytest.mark.parametrize("status, code", [(403, "CCAI.IllegalPermission.NoAuth"),
@@ -158,7 +160,7 @@ def test_permanent_error_is_dead_lettered_at_once(analyze, ccai_sim, status, cod
     (dl,) = dead_letters(inst)
     assert dl["stage"] == "analyze" and dl["error_code"] == code and dl["http_status"] == status
     assert code in dl["reason"] and dl["profile"]["name"] == "default"
-    assert object_store.get_store().head(archive_keys.analysis_key(DT, inst, "default")) is None
+    assert object_store.get_store().head(layout.analysis_key(DT, inst, "default")) is None
 
 
 def test_wrong_workspace_is_a_403_dead_letter(monkeypatch, analysis_env, ccai_sim):
@@ -183,7 +185,7 @@ def test_duplicate_trigger_calls_ccai_once(analyze, ccai_sim):
     assert ccai_sim.count() == 1
 
 
-def test_changed_call_log_or_profile_is_analysed_again(monkeypatch, analysis_env, ccai_sim, tmp_path):
+def test_changed_call_log_or_profile_is_analyzed_again(monkeypatch, analysis_env, ccai_sim, tmp_path):
     fn = load_function("analyze_conversation", monkeypatch, {})
     key = archived("inst-chg")
     trigger(fn, key)
@@ -192,10 +194,10 @@ def test_changed_call_log_or_profile_is_analysed_again(monkeypatch, analysis_env
     assert ccai_sim.count() == 2
     assert len(ccai_sim.calls[-1]["body"]["dialogue"]["sentences"]) == 3
     # A new version of the profile (another hash) analyses again too.
-    doc = json.loads((analysis.PROFILES_DIR / "default.json").read_text())
+    doc = json.loads((profiles.PROFILES_DIR / "default.json").read_text())
     (tmp_path / "default.json").write_text(json.dumps({**doc, "version": doc["version"] + 1}))
-    monkeypatch.setattr(analysis, "PROFILES_DIR", tmp_path)
-    analysis.load_profile.cache_clear()
+    monkeypatch.setattr(profiles, "PROFILES_DIR", tmp_path)
+    profiles.load_profile.cache_clear()
     fn = load_function("analyze_conversation", monkeypatch, {})
     assert trigger(fn, key)["results"][0]["status"] == "analysed"
     assert result_doc("inst-chg")["profile"]["version"] == doc["version"] + 1
@@ -211,7 +213,7 @@ def test_empty_dialog_is_recorded_without_calling_ccai(analyze, ccai_sim):
 
 
 def test_unreadable_call_log_is_dead_lettered(analyze, ccai_sim):
-    key = archive_keys.call_log_key(DT, "inst-bad")
+    key = layout.call_log_key(DT, "inst-bad")
     object_store.get_store().put(key, b"not json")
     assert trigger(analyze, key)["results"][0]["status"] == "dead_letter"
     assert dead_letters("inst-bad")[0]["error_code"] == "CallLogInvalid" and ccai_sim.count() == 0
@@ -305,7 +307,7 @@ def test_ccai_time_is_bounded_by_the_function_deadline(monkeypatch, analysis_env
     budget; it hands the retry to FC (RetryLater) instead."""
     import time
 
-    from shared.dead_letters import RetryLater
+    from shared.archive.dead_letters import RetryLater
     from tests.support import Ctx
 
     fn = load_function("analyze_conversation", monkeypatch, {})
@@ -323,7 +325,7 @@ def test_a_trickling_stream_is_cut_off_at_the_function_deadline(monkeypatch, ana
     function past its budget: the stream is cut at the deadline and FC retries later."""
     import time
 
-    from shared.dead_letters import RetryLater
+    from shared.archive.dead_letters import RetryLater
     from tests.support import Ctx
 
     ccai_sim.chunk_chars, ccai_sim.event_delay = 4, 0.2  # hundreds of events, 0.2 s apart

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from shared import archive_keys, object_store, oss_event
+from shared.archive import layout
+from shared.clients import object_store
+from shared import oss_event
 from tests.chain import call_events, chain_env, ice_sim, raw, trigger  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import Ctx, call, http_event, load_function, sample
@@ -38,7 +40,7 @@ def test_finished_call_is_archived_with_metadata_and_recordings(functions, ice_s
                          call_info={"CallType": "voice"})
     out = trigger(archive, stop_key)
     assert out["results"][0]["status"] == "archived"
-    key = archive_keys.call_log_key("2025-08-14", "inst-a1")
+    key = layout.call_log_key("2025-08-14", "inst-a1")
     doc = json.loads(object_store.get_store().get(key)[0])
     assert doc["call_log"] == {**CALL_LOG, "instanceid": "inst-a1"}
     assert doc["instance_id"] == "inst-a1" and doc["status"] == "Finished" and doc["user_data"] == '{"u":1}'
@@ -56,7 +58,7 @@ def test_duplicate_trigger_archives_once_without_calling_ice_again(functions, ic
     before = ice_sim.count("DescribeAIAgentInstance")
     assert trigger(archive, stop_key)["results"][0]["status"] == "already_archived"
     assert ice_sim.count("DescribeAIAgentInstance") == before
-    keys = [o.key for o in object_store.get_store().list(archive_keys.CALL_LOGS) if "inst-dup2" in o.key]
+    keys = [o.key for o in object_store.get_store().list(layout.CALL_LOGS) if "inst-dup2" in o.key]
     assert len(keys) == 1
 
 
@@ -82,7 +84,7 @@ def test_never_finished_ends_in_a_dead_letter_after_max_attempts(monkeypatch, ch
     assert out["results"][0]["status"] == "dead_letter"
     letter = json.loads(object_store.get_store().get(out["results"][0]["key"])[0])
     assert letter["attempts"] == 3 and "not ready" in letter["reason"] and letter["source_key"] == stop_key
-    assert out["results"][0]["key"].startswith(archive_keys.FAILED)
+    assert out["results"][0]["key"].startswith(layout.FAILED)
 
 
 @pytest.mark.parametrize("setup, reason", [
@@ -109,7 +111,7 @@ def test_refused_call_logs_are_dead_lettered_with_the_reason(monkeypatch, chain_
     assert result["status"] == "dead_letter", result
     letter = json.loads(object_store.get_store().get(result["key"])[0])
     assert reason in letter["reason"]
-    assert object_store.get_store().head(archive_keys.call_log_key("2025-08-14", inst)) is None
+    assert object_store.get_store().head(layout.call_log_key("2025-08-14", inst)) is None
 
 
 def test_only_stop_events_are_archived_and_only_call_logs_written(functions, ice_sim):
@@ -119,16 +121,16 @@ def test_only_stop_events_are_archived_and_only_call_logs_written(functions, ice
     written = []
     object_store.add_write_listener(lambda b, k, r, s: written.append(k))
     try:
-        start_key = next(o.key for o in object_store.get_store().list(archive_keys.CALLBACKS)
+        start_key = next(o.key for o in object_store.get_store().list(layout.CALLBACKS)
                          if "inst-only" in o.key and o.key.endswith("agent_start.json"))
         assert trigger(archive, start_key)["results"][0]["status"] == "skipped"
-        stop_key = next(o.key for o in object_store.get_store().list(archive_keys.CALLBACKS)
+        stop_key = next(o.key for o in object_store.get_store().list(layout.CALLBACKS)
                         if "inst-only" in o.key and o.key.endswith("agent_stop.json"))
         trigger(archive, stop_key)
     finally:
         object_store.remove_write_listener(written.append)
-    analysed = [k for k in written if k.startswith(archive_keys.TRIGGERS["analyze_conversation"][0])]
-    assert analysed == [archive_keys.call_log_key("2025-08-14", "inst-only")]
+    analyzed = [k for k in written if k.startswith(layout.TRIGGERS["analyze_conversation"][0])]
+    assert analyzed == [layout.call_log_key("2025-08-14", "inst-only")]
 
 
 def test_malformed_trigger_event_is_dropped_not_retried(functions):

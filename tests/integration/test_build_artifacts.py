@@ -8,7 +8,8 @@ import zipfile
 
 import pytest
 
-from devkit import build, syaml
+from devkit import syaml
+from devkit.ops import build
 from shared import oss_event
 from shared.auth import mint_token
 from tests.chain import AK, CALLBACK_TOKEN, SK, call_events, ice_sim  # noqa: F401
@@ -61,7 +62,7 @@ def test_every_function_is_built_small_and_without_devkit(artifacts):
     # only what a function imports: the token function needs no HTTP client
     assert not (out / "get_rtc_auth_token" / "httpx").exists()
     # the analysis profiles ship with the analyser (it loads its profile at cold start)
-    assert (out / "analyze_conversation" / "shared" / "analysis_profiles" / "default.json").is_file()
+    assert (out / "analyze_conversation" / "shared" / "analysis" / "profiles" / "default.json").is_file()
     assert (out / "describe_ai_agent_instance" / "httpx").exists()
 
 

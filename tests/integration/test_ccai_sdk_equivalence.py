@@ -7,9 +7,11 @@ import json
 
 import pytest
 
-from devkit.ccai_sim import CcaiSimulator
-from shared import acs_signature as acs
-from shared import analysis, ccai
+from devkit.sims.ccai import CcaiSimulator
+from shared.clients import acs3 as acs
+from shared.analysis import dialog
+from shared.analysis import profile as profiles
+from shared.clients import ccai
 from shared.settings import CcaiSettings, CloudCredentials, load
 from tests.chain import verified_requests  # noqa: F401
 
@@ -68,9 +70,9 @@ def sdk_request(body):
 
 
 def body_for(text, stream=False):
-    profile = analysis.load_profile("default")
-    dialog = [{"begin": 2.0, "role": "user", "text": text}, {"begin": 1.0, "role": "agent", "text": "你好 " + text}]
-    return analysis.request_body(profile, analysis.sentences(dialog), "session " + text[:20], stream)
+    profile = profiles.load_profile("default")
+    raw_turns = [{"begin": 2.0, "role": "user", "text": text}, {"begin": 1.0, "role": "agent", "text": "你好 " + text}]
+    return dialog.request_body(profile, dialog.sentences(raw_turns), "session " + text[:20], stream)
 
 
 @pytest.mark.parametrize("text", TEXTS)

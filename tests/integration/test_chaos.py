@@ -10,7 +10,9 @@ def isolated_env():
     """The in-process sandbox fills os.environ with its defaults: restore it afterwards."""
     import os
 
-    from shared import ccai, ice, object_store
+    from shared.clients import ccai
+    from shared.clients import ice
+    from shared.clients import object_store
 
     saved = dict(os.environ)
     yield
@@ -23,7 +25,7 @@ def isolated_env():
 
 @pytest.mark.timeout(300)
 def test_nothing_accepted_is_lost_under_faults(isolated_env):
-    from devkit import chaos
+    from devkit.sims import chaos
 
     lines = []
     report = chaos.run(12, seed=11, fault_rate=0.25, out=lines.append)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from shared import rtc_token
+from shared.api import rtc_token
 from shared.auth import mint_token
 from tests.support import call, http_event, load_function
 

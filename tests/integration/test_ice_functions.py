@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shared import ice
+from shared.clients import ice
 from shared.auth import mint_token
 from tests.support import call, http_event, load_function, sample
 
@@ -17,7 +17,7 @@ PATHS = {"generate_message_chat_token": "/api/v2/aiagent/generateMessageChatToke
 
 @pytest.fixture(scope="module")
 def sim():
-    from devkit.ice_sim import IceSimulator
+    from devkit.sims.ice import IceSimulator
 
     s = IceSimulator({AK: SK}).start()
     yield s

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from shared import archive_keys, object_store
+from shared.archive import layout
+from shared.clients import object_store
 from tests.chain import CALLBACK_TOKEN, callback, chain_env, ice_sim, raw  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import call, http_event, load_function
@@ -27,7 +28,7 @@ def post(handler, body, token=CALLBACK_TOKEN, raw_body=None):
 
 def stored(instance_id):
     store = object_store.get_store()
-    return [o.key for o in store.list(archive_keys.CALLBACKS) if f"/{instance_id}/" in o.key]
+    return [o.key for o in store.list(layout.CALLBACKS) if f"/{instance_id}/" in o.key]
 
 
 @pytest.mark.parametrize("event", EVENTS)
@@ -38,7 +39,7 @@ def test_every_event_type_stored_once_exactly_as_received(ingest, event):
     assert status == 200 and out["code"] == 200 and out["duplicate"] is False
     keys = stored(inst)
     assert keys == [out["key"]]
-    ref = archive_keys.parse_callback_key(out["key"])
+    ref = layout.parse_callback_key(out["key"])
     assert (ref.instance_id, ref.event, ref.dt) == (inst, event, "2025-08-14")
     data, _ = object_store.get_store().get(out["key"])
     assert data == body.encode()

@@ -1,4 +1,4 @@
-"""shared.object_store against moto's S3 server and the sandbox's LocalOssServer over
+"""shared.clients.object_store against moto's S3 server and the sandbox's LocalOssServer over
 real HTTP, plus request-level checks (signing, addressing, retries) through
 httpx.MockTransport."""
 from __future__ import annotations
@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from devkit.local_oss import LocalOssServer
-from shared import object_store
+from devkit.sandbox.local_oss import LocalOssServer
+from shared.clients import object_store
 from shared.errors import StorageError
-from shared.object_store import ObjectNotFound, ObjectStore, PutResult
+from shared.clients.object_store import ObjectNotFound, ObjectStore, PutResult
 from shared.settings import OssSettings, load
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import free_port

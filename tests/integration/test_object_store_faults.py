@@ -1,4 +1,4 @@
-"""shared.object_store against moto's S3 server through devkit.faulty_proxy: connection
+"""shared.clients.object_store against moto's S3 server through devkit.sims.faulty_proxy: connection
 resets (before an answer, in the middle of one) and answers slower than the read
 timeout, with the settings' defaults (read timeout 2 s, OSS_MAX_ELAPSED_SECONDS 2.5 s);
 then ingest_callback's answer while they persist, and after they clear.
@@ -16,10 +16,11 @@ import uuid
 
 import pytest
 
-from devkit.faulty_proxy import FaultyProxy
-from shared import archive_keys, object_store
+from devkit.sims.faulty_proxy import FaultyProxy
+from shared.archive import layout
+from shared.clients import object_store
 from shared.errors import StorageError
-from shared.object_store import ObjectStore
+from shared.clients.object_store import ObjectStore
 from shared.settings import OssSettings, load, reset_cache
 from tests.chain import CALLBACK_TOKEN, SK, callback, chain_env, ice_sim, raw  # noqa: F401
 from tests.oss_server import ACCESS_KEY_SECRET, moto_oss, oss_env  # noqa: F401
@@ -283,7 +284,7 @@ def post(handler, body: str):
 
 
 def stored(direct: ObjectStore, instance_id: str) -> list[str]:
-    return [o.key for o in direct.list(archive_keys.CALLBACKS) if f"/{instance_id}/" in o.key]
+    return [o.key for o in direct.list(layout.CALLBACKS) if f"/{instance_id}/" in o.key]
 
 
 def test_callback_is_503_while_oss_resets_then_accepted_once(ingest, proxy, direct):

@@ -1,12 +1,12 @@
 """The official ICE SDK's signed requests verify in our simulator, whose check is our own
-canonicalization (shared.acs_signature): the SDK and we sign the same canonical form.
+canonicalization (shared.clients.acs3): the SDK and we sign the same canonical form.
 Our client's requests verify too, with the same parameters arriving."""
 import json
 
 import pytest
 
-from devkit.ice_sim import IceSimulator
-from shared.ice import IceClient
+from devkit.sims.ice import IceSimulator
+from shared.clients.ice import IceClient
 from shared.settings import CloudCredentials, IceSettings, load
 from tests.chain import verified_requests  # noqa: F401
 
@@ -104,8 +104,8 @@ def test_same_request_and_same_authorization_as_the_sdk(sim, verified_requests, 
 
     from alibabacloud_ice20201109 import models as m
 
-    from shared import acs_signature as acs
-    from shared import ice
+    from shared.clients import acs3 as acs
+    from shared.clients import ice
 
     s, token = sim
     s.add_instance(value)

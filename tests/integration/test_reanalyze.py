@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from devkit import reanalyze
-from shared import archive_keys, object_store
+from devkit.ops import reanalyze
+from shared.archive import layout
+from shared.clients import object_store
 from tests.chain import analysis_env, ccai_sim, chain_env, ice_sim  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import sample
@@ -24,7 +25,7 @@ def put_calls(days: dict[str, int], tag: str) -> list[str]:
         for i in range(n):
             inst = f"re-{tag}-{dt.replace('-', '')}-{i}"
             doc = {"instance_id": inst, "call_log": {**CALL_LOG, "instanceid": inst}}
-            key = archive_keys.call_log_key(dt, inst)
+            key = layout.call_log_key(dt, inst)
             store.put(key, json.dumps(doc, ensure_ascii=False).encode())
             keys.append(key)
     return keys
@@ -48,9 +49,9 @@ def test_reanalyze_a_date_range_then_resume_skipping_what_is_done(analysis_env, 
     assert "7/7" in err and "done 7" in out
     store = object_store.get_store()
     for day, n in (("2024-03-01", 3), ("2024-03-02", 4)):
-        found = [i.key for i in store.list(archive_keys.date_prefix(archive_keys.ANALYSES, day))]
+        found = [i.key for i in store.list(layout.date_prefix(layout.ANALYSES, day))]
         assert len(found) == n and all(k.endswith("/summary-only.json") for k in found)
-    assert not list(store.list(archive_keys.date_prefix(archive_keys.ANALYSES, "2024-03-05")))
+    assert not list(store.list(layout.date_prefix(layout.ANALYSES, "2024-03-05")))
     # A second run (an interrupted one resumed) skips all of them: no CCAI call.
     code, out, _ = run("2024-03-01", "2024-03-05")
     assert code == 0 and "done 2 (empty 0), skipped 7, failed 0 of 9" in out
@@ -71,9 +72,9 @@ def test_failures_are_counted_reported_and_retried_by_the_next_run(analysis_env,
 def test_concurrency_is_bounded(analysis_env, ccai_sim, monkeypatch):
     put_calls({"2024-05-01": 12}, "c")
     active, peak, lock = [0], [0], threading.Lock()
-    from shared import analyser
+    from shared.analysis import workflow as analyze_workflow
 
-    real = analyser.analyse_call
+    real = analyze_workflow.analyze_call
 
     def counting(*a, **kw):
         with lock:
@@ -88,7 +89,7 @@ def test_concurrency_is_bounded(analysis_env, ccai_sim, monkeypatch):
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(analyser, "analyse_call", counting)
+    monkeypatch.setattr(analyze_workflow, "analyze_call", counting)
     code, out, _ = run("2024-05-01", "2024-05-01", concurrency=3)
     assert code == 0 and "done 12" in out and 1 < peak[0] <= 3
 
@@ -110,10 +111,10 @@ def test_unknown_profile_and_missing_configuration_are_refused(analysis_env, mon
 
 
 def test_interrupted_run_stops_starting_calls_and_resumes(analysis_env, ccai_sim, monkeypatch):
-    from shared import analyser
+    from shared.analysis import workflow as analyze_workflow
 
     put_calls({"2024-06-01": 10}, "d")
-    real, seen = analyser.analyse_call, []
+    real, seen = analyze_workflow.analyze_call, []
 
     def interrupting(*a, **kw):
         seen.append(1)
@@ -121,11 +122,11 @@ def test_interrupted_run_stops_starting_calls_and_resumes(analysis_env, ccai_sim
             raise KeyboardInterrupt  # as Ctrl+C would, in the middle of the run
         return real(*a, **kw)
 
-    monkeypatch.setattr(analyser, "analyse_call", interrupting)
+    monkeypatch.setattr(analyze_workflow, "analyze_call", interrupting)
     code, out, _ = run("2024-06-01", "2024-06-01", concurrency=1)
     assert code == 130 and "interrupted" in out and "run the same command again" in out
     done_first = ccai_sim.count()
     assert 0 < done_first < 10
-    monkeypatch.setattr(analyser, "analyse_call", real)
+    monkeypatch.setattr(analyze_workflow, "analyze_call", real)
     code, out, _ = run("2024-06-01", "2024-06-01")
     assert code == 0 and f"done {10 - done_first} (empty 0), skipped {done_first}, failed 0 of 10" in out

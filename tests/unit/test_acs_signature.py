@@ -1,4 +1,4 @@
-from shared import acs_signature as acs
+from shared.clients import acs3 as acs
 from tests.support import sample
 
 VECTORS = sample("vectors.json")["acs3_hmac_sha256"]

@@ -1,7 +1,7 @@
 import pytest
 
-from devkit.acs_verify import SignatureError, Verifier
-from shared import acs_signature as acs
+from devkit.sims.acs_verify import SignatureError, Verifier
+from shared.clients import acs3 as acs
 
 
 def signed(query=None, body=b"", secret="sk", date=None, token=None, nonce=None):

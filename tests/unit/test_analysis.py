@@ -4,23 +4,26 @@ import json
 
 import pytest
 
-from shared import analysis, ccai
+from shared.analysis import dialog
+from shared.analysis import profile as profiles
+from shared.analysis import results
+from shared.clients import ccai
 
 
 def test_every_profile_in_the_repo_is_valid_and_named_after_its_file():
-    names = analysis.available_profiles()
+    names = profiles.available_profiles()
     assert "default" in names
     for name in names:
-        p = analysis.load_profile(name)
+        p = profiles.load_profile(name)
         assert p.name == name and p.version >= 1 and len(p.digest) == 64
         assert p.request["resultTypes"]
 
 
 def test_profile_hash_changes_with_any_edit(tmp_path):
-    doc = json.loads((analysis.PROFILES_DIR / "default.json").read_text())
-    a = analysis.validate_profile(doc, "a.json")
+    doc = json.loads((profiles.PROFILES_DIR / "default.json").read_text())
+    a = profiles.parse_profile(doc, "a.json")
     doc["serviceInspection"]["inspectionContents"][0]["content"] += "!"
-    b = analysis.validate_profile(doc, "b.json")
+    b = profiles.parse_profile(doc, "b.json")
     assert a.digest != b.digest and a.version == b.version
 
 
@@ -31,7 +34,7 @@ def test_profile_hash_changes_with_any_edit(tmp_path):
     ({"modelCode": "gpt"}, "modelCode"),
     ({"version": 0}, "version"),
     ({"name": "Bad Name"}, "name"),
-    ({"surprise": 1}, "unknown key 'surprise'"),
+    ({"surprise": 1}, "surprise: is not allowed"),
     ({"resultTypes": ["fields"], "fields": []}, "fields: required"),
     ({"resultTypes": ["fields"], "fields": [{"code": "a"}]}, "fields[0].name"),
     ({"resultTypes": ["fields"], "fields": [{"code": "a", "name": "A"}, {"code": "a", "name": "B"}]}, "duplicate code"),
@@ -43,21 +46,21 @@ def test_profile_hash_changes_with_any_edit(tmp_path):
 ])
 def test_invalid_profiles_are_refused_naming_the_field(patch, where):
     doc = {"name": "p", "version": 1, "resultTypes": ["summary"], **patch}
-    with pytest.raises(analysis.ProfileError) as exc:
-        analysis.validate_profile(doc, "p.json")
+    with pytest.raises(profiles.ProfileError) as exc:
+        profiles.parse_profile(doc, "p.json")
     assert "p.json" in str(exc.value) and where in str(exc.value)
 
 
 def test_unknown_profile_names_the_variable_and_the_known_ones():
-    with pytest.raises(analysis.ProfileError) as exc:
-        analysis.load_profile("does-not-exist")
+    with pytest.raises(profiles.ProfileError) as exc:
+        profiles.load_profile("does-not-exist")
     assert "ANALYSIS_PROFILE" in str(exc.value) and "default" in str(exc.value)
-    with pytest.raises(analysis.ProfileError):
-        analysis.load_profile("../etc/passwd")
+    with pytest.raises(profiles.ProfileError):
+        profiles.load_profile("../etc/passwd")
 
 
 def test_sentences_are_ordered_by_begin_roles_mapped_empty_dropped():
-    dialog = [
+    raw_turns = [
         {"begin": 5.0, "role": "user", "text": "second"},
         {"begin": 1.0, "role": "agent", "text": "  first  "},
         {"begin": 5.0, "role": "assistant", "text": "tie keeps order"},
@@ -67,7 +70,7 @@ def test_sentences_are_ordered_by_begin_roles_mapped_empty_dropped():
         {"role": "user", "text": "no begin goes last"},
         {"begin": 0.5, "role": "user", "text": None},
     ]
-    assert analysis.sentences(dialog) == [
+    assert dialog.sentences(raw_turns) == [
         {"role": "agent", "text": "first"},
         {"role": "user", "text": "odd role is the user"},
         {"role": "user", "text": "second"},
@@ -81,15 +84,15 @@ def turns(n, size=10):
 
 
 def test_a_dialog_that_fits_is_one_request_and_no_policy():
-    p = analysis.plan(turns(10), 1000, "split")
+    p = dialog.plan(turns(10), 1000, "split")
     assert len(p.parts) == 1 and p.policy is None and p.record() is None
 
 
 def test_split_keeps_every_turn_in_order_in_parts_that_fit():
     items = turns(2000, 37)
-    p = analysis.plan(items, 5000, "split")
+    p = dialog.plan(items, 5000, "split")
     assert [s for part in p.parts for s in part] == items
-    assert all(analysis.dialog_chars(part) <= 5000 for part in p.parts)
+    assert all(dialog.dialog_chars(part) <= 5000 for part in p.parts)
     assert len(p.parts) == -(-2000 * 37 // (5000 // 37 * 37))
     rec = p.record()
     assert rec["policy"] == "split" and rec["requests"] == len(p.parts) and rec["part_turns"][-1][1] == 1999
@@ -97,26 +100,26 @@ def test_split_keeps_every_turn_in_order_in_parts_that_fit():
 
 def test_a_single_turn_longer_than_the_limit_is_clipped_not_dropped():
     items = [{"role": "user", "text": "a" * 5000}, {"role": "agent", "text": "short"}]
-    p = analysis.plan(items, 1000, "split")
+    p = dialog.plan(items, 1000, "split")
     assert [len(s["text"]) for part in p.parts for s in part] == [1000, 5]
     assert p.record()["clipped_turns"] == 1
 
 
 def test_truncate_keeps_the_start_and_the_end_and_says_what_was_left_out():
     items = turns(1000, 20)
-    p = analysis.plan(items, 3000, "truncate")
+    p = dialog.plan(items, 3000, "truncate")
     (part,) = p.parts
     rec = p.record()
     head, tail = rec["kept_head_turns"], rec["kept_tail_turns"]
     assert part[:head] == items[:head] and part[head + 1:] == items[-tail:]
     assert part[head]["role"] == "system" and str(rec["omitted_turns"]) in part[head]["text"]
     assert head + tail + rec["omitted_turns"] == 1000 and tail > head > 0
-    assert analysis.dialog_chars(part) <= 3000
+    assert dialog.dialog_chars(part) <= 3000
 
 
 def test_request_body_has_the_profile_the_dialogue_and_stream():
-    profile = analysis.load_profile("summary-only")
-    body = analysis.request_body(profile, [{"role": "user", "text": "hi"}], "s1", True)
+    profile = profiles.load_profile("summary-only")
+    body = dialog.request_body(profile, [{"role": "user", "text": "hi"}], "s1", True)
     assert body == {"resultTypes": ["title", "summary"], "modelCode": "tyxmTurbo",
                     "dialogue": {"sentences": [{"role": "user", "text": "hi"}], "sessionId": "s1"}, "stream": True}
 
@@ -126,20 +129,20 @@ def test_request_body_has_the_profile_the_dialogue_and_stream():
     ("plain summary", None), ('{"broken": ', None), ("42", None), (None, None),
 ])
 def test_text_is_parsed_only_when_it_is_json(text, parsed):
-    assert analysis.parse_text(text) == parsed
+    assert results.parse_text(text) == parsed
 
 
 def test_merge_of_parts_joins_texts_sums_usage_and_keeps_each_part():
-    p = analysis.plan(turns(30, 10), 100, "split")
+    p = dialog.plan(turns(30, 10), 100, "split")
     answers = [{"text": f'{{"part": {i}}}', "finishReason": "stop", "requestId": f"r{i}", "inputTokens": "10",
                 "outputTokens": "2", "totalTokens": "12"} for i in range(len(p.parts))]
-    merged = analysis.merge(answers, p)
+    merged = results.merge(answers, p)
     assert merged["usage"] == {"input_tokens": 10 * len(answers), "output_tokens": 2 * len(answers),
                                "total_tokens": 12 * len(answers)}
     assert [x["parsed"] for x in merged["parts"]] == [{"part": i} for i in range(len(answers))]
     assert merged["text"].index('{"part": 0}') < merged["text"].index('{"part": 1}')
     answers[1].pop("inputTokens")
-    assert analysis.merge(answers, p)["usage"]["input_tokens"] is None  # unknown, not undercounted
+    assert results.merge(answers, p)["usage"]["input_tokens"] is None  # unknown, not undercounted
 
 
 def test_sse_events_parse_data_lines_and_ignore_the_rest():

@@ -1,4 +1,4 @@
-"""shared.archive_keys: the archive's key layout (SPEC 6)."""
+"""shared.archive.layout: the archive's key layout (SPEC 6)."""
 import json
 from datetime import date, datetime, timedelta, timezone
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import archive_keys as ak
+from shared.archive import layout as ak
 
 EVENT = {"aiAgentId": "agent-1", "instanceId": "inst-1", "event": "agent_stop", "code": 1000,
          "timestamp": "2023-10-01T12:00:00Z", "data": {"text": "你好", "n": [1, 2]}, "extendData": {}}

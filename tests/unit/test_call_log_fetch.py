@@ -4,7 +4,7 @@ import json
 import httpx
 import pytest
 
-from shared.call_log_fetch import FetchFailed, Refused, check_url, fetch_json
+from shared.clients.safe_fetch import FetchFailed, Refused, check_url, fetch_json
 
 HOSTS = ("*.aliyuncs.com",)
 GOOD = "https://bucket.oss-cn-shanghai.aliyuncs.com/calllog/abc.json?Expires=1&Signature=x"

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from devkit import syaml
-from shared import archive_keys, settings
+from shared import settings
+from shared.archive import layout
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "staging", "prod")
@@ -16,7 +17,7 @@ FC_PROVIDED = {"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
 
 def settings_groups_used(spec) -> set[type]:
     """Settings classes a function's code path loads (load(X) / ice.load_settings ...)."""
-    from devkit.build import closure
+    from devkit.ops.build import closure
 
     shared_mods, _ = closure(spec.handler_file)
     files = [spec.handler_file] + [REPO / (m.replace(".", "/") + ".py") for m in shared_mods]
@@ -56,7 +57,7 @@ def test_settings_groups_are_found():
 def test_oss_triggers_match_the_archive_key_layout():
     specs = syaml.functions()
     declared = {k: (t.prefix, t.suffix) for k, s in specs.items() for t in s.oss_triggers}
-    assert declared == {k: tuple(v) for k, v in archive_keys.TRIGGERS.items() if k in specs}
+    assert declared == {k: tuple(v) for k, v in layout.TRIGGERS.items() if k in specs}
     for spec in specs.values():
         for t in spec.oss_triggers:
             assert set(t.events) == {"oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject",
@@ -65,8 +66,8 @@ def test_oss_triggers_match_the_archive_key_layout():
 
 
 def test_no_function_writes_under_a_prefix_that_triggers_itself():
-    for name, (prefix, suffix) in archive_keys.TRIGGERS.items():
-        for written in archive_keys.WRITES.get(name, ()):
+    for name, (prefix, suffix) in layout.TRIGGERS.items():
+        for written in layout.WRITES.get(name, ()):
             assert not (written.startswith(prefix) or prefix.startswith(written)), (name, written, prefix)
 
 
@@ -83,16 +84,16 @@ def test_template_parses_and_cross_references_s_yaml():
     assert res["ArchiveBucket"]["Properties"]["BlockPublicAccess"] is True
     assert res["ArchiveBucket"]["Properties"]["ServerSideEncryptionConfiguration"]["SSEAlgorithm"]
     rules = {r["Prefix"] for r in res["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rule"]}
-    assert {archive_keys.CALLBACKS, archive_keys.CALL_LOGS, archive_keys.FAILED} <= rules
+    assert {layout.CALLBACKS, layout.CALL_LOGS, layout.FAILED} <= rules
     # The function role may touch exactly the prefixes the functions write.
     stmts = res["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     oss = next(s for s in stmts if "oss:PutObject" in s["Action"])
     granted = {r["Fn::Sub"].split("}/", 1)[1].rstrip("*") for r in oss["Resource"]}
-    written = {p for prefixes in archive_keys.WRITES.values() for p in prefixes}
-    assert written <= granted and archive_keys.RECORDINGS not in granted
+    written = {p for prefixes in layout.WRITES.values() for p in prefixes}
+    assert written <= granted and layout.RECORDINGS not in granted
     ice_actions = {a.split(":")[1] for s in stmts for a in s["Action"] if a.startswith("ice:")}
     used = set()
-    for f in (REPO / "shared" / "ice.py", REPO / "shared" / "archiver.py"):
+    for f in (REPO / "shared" / "clients" / "ice.py", REPO / "shared" / "archive" / "workflow.py"):
         used |= {node.value for node in ast.walk(ast.parse(f.read_text()))
                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
                  and node.value[:1].isupper() and node.value.isalpha() and "AIAgent" in node.value}

@@ -2,7 +2,7 @@ import base64
 import json
 import re
 
-from shared import rtc_token
+from shared.api import rtc_token
 from tests.support import sample
 
 VECTORS = sample("vectors.json")["artc_token"]

@@ -4,9 +4,9 @@ import json
 import httpx
 import pytest
 
-from shared import upstream
+from shared.clients import retry
 from shared.errors import BadRequest, NotFound, Throttled, UpstreamError, UpstreamTimeout
-from shared.ice import IceClient
+from shared.clients.ice import IceClient
 from shared.settings import CloudCredentials, IceSettings, load
 
 
@@ -25,23 +25,23 @@ from shared.settings import CloudCredentials, IceSettings, load
     (503, "ServiceUnavailable", UpstreamError, 502),
 ])
 def test_mapping(status, code, want_cls, want_status):
-    err = upstream.map_error("ICE", status, code, "upstream says", "RID-1", {})
+    err = retry.map_error("ICE", status, code, "upstream says", "RID-1", {})
     assert isinstance(err, want_cls) and err.status == want_status
     assert err.body()["error_code"] == code and err.body()["request_id"] == "RID-1"
     assert err.status != 403
 
 
 def test_auth_failures_do_not_echo_upstream_detail():
-    err = upstream.map_error("ICE", 400, "SignatureDoesNotMatch",
+    err = retry.map_error("ICE", 400, "SignatureDoesNotMatch",
                              "server string to sign is: ACS3-HMAC-SHA256\nabc Signature=deadbeef", "R", {})
     assert "deadbeef" not in err.message and "string to sign" not in err.message
 
 
 def test_retry_after_is_milliseconds_and_becomes_a_header():
-    assert upstream.retry_after_seconds({"x-acs-retry-after": "1500"}) == 1.5
-    assert upstream.retry_after_seconds({"x-acs-retry-after": "0"}) is None
-    assert upstream.retry_after_seconds({"x-acs-retry-after": "soon"}) is None
-    err = upstream.map_error("ICE", 400, "Throttling.User", "", "R", {"x-acs-retry-after": "2500"})
+    assert retry.retry_after_seconds({"x-acs-retry-after": "1500"}) == 1.5
+    assert retry.retry_after_seconds({"x-acs-retry-after": "0"}) is None
+    assert retry.retry_after_seconds({"x-acs-retry-after": "soon"}) is None
+    err = retry.map_error("ICE", 400, "Throttling.User", "", "R", {"x-acs-retry-after": "2500"})
     assert isinstance(err, Throttled) and err.headers["Retry-After"] == "2"
 
 

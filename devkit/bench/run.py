@@ -1,0 +1,253 @@
+"""`make bench`: cold start and warm latency of every function, medians printed.
+
+Cold start, as FC pays it: a new interpreter that imports the handler from its
+*built artifact* (`make build` for this interpreter, bytecode compiled, `python -I -S`
+so nothing but the artifact is importable) and runs one invocation with a real event,
+against a bare `python -I -S -c pass`. Warm: the same handler invoked in-process.
+ICE is the local simulator and OSS moto's server, both over real HTTP on loopback.
+Also: describe_ai_agent_instance against the same handler built on the official SDK
+(both run in the dev environment, where the SDK is installed), then the ingest,
+object-store and analysis benchmarks and the load test against `aiagent dev`.
+
+    python -m devkit.bench.run [--cold-runs 21] [--warm-runs 2000] [--only KEY ...] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from devkit import defaults, syaml
+
+REPO = Path(__file__).resolve().parents[2]
+WORK = REPO / ".sandbox" / "bench"
+SAMPLE_HTTP = REPO / "tests" / "samples" / "fc_http_trigger_event.json"
+AK, SK = "bench-ak", "bench-sk-0123456789"
+RUN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import index
+out = index.handler(open(sys.argv[2], 'rb').read(), None)
+status = out.get('statusCode', 200) if isinstance(out, dict) else 200
+assert status < 500 and 'error' not in out, out
+"""
+
+
+def http_event(path: str, body: dict | bytes, token: str) -> bytes:
+    event = json.loads(SAMPLE_HTTP.read_text())
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["headers"] = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    event["body"] = body.decode() if isinstance(body, bytes) else json.dumps(body)
+    return json.dumps(event).encode()
+
+
+class Stand:
+    """The local stand-ins: ICE simulator and moto's S3 server, plus the env pointing at them."""
+
+    def __init__(self) -> None:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        from devkit.sims.ccai import CcaiSimulator
+        from devkit.sims.ice import IceSimulator
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.ice = IceSimulator({AK: SK}).start()
+        self.ccai = CcaiSimulator({AK: SK}, workspace_id="bench-ws", app_id="bench-app").start()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.oss = f"http://{host}:{port}"
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.oss, aws_access_key_id=AK, aws_secret_access_key=SK,
+                     region_name="us-east-1").create_bucket(Bucket="bench-archive")
+        self.env = {
+            **defaults.DEV_ENV, "ICE_ENDPOINT": self.ice.endpoint, "ALIBABA_CLOUD_ACCESS_KEY_ID": AK,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK, "OSS_ENDPOINT": self.oss, "ARCHIVE_BUCKET": "bench-archive",
+            "CALL_LOG_ALLOW_INSECURE": "true", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "CCAI_ENDPOINT": self.ccai.endpoint, "CCAI_WORKSPACE_ID": "bench-ws", "CCAI_APP_ID": "bench-app",
+        }
+        self.ice.add_instance("bench-instance", call_log=json.loads((REPO / "tests/samples/call_log.json").read_text()))
+
+    def stop(self) -> None:
+        self.ice.stop()
+        self.ccai.stop()
+        self.moto.stop()
+
+    def stop_event(self) -> bytes:
+        """A fresh finished call: its agent_stop stored in the bucket, the OSS event for it."""
+        from shared.archive import layout
+        from shared import oss_event
+        from shared.clients.object_store import ObjectStore
+        from shared.settings import OssSettings, load
+
+        instance = "bench" + uuid.uuid4().hex[:12]
+        self.ice.add_instance(instance, call_log=json.loads((REPO / "tests/samples/call_log.json").read_text()))
+        stop = {"aiAgentId": "bench", "instanceId": instance, "event": "agent_stop", "code": 0,
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        key = layout.callback_key(instance, "agent_stop", stop["timestamp"], stop)
+        store = ObjectStore(load(OssSettings, self.env))
+        result = store.put(key, json.dumps(stop).encode())
+        return json.dumps(oss_event.build("bench-archive", key, size=1, etag=result.etag)).encode()
+
+    def call_log_event(self) -> bytes:
+        """A fresh archived call under call-logs/, the OSS event for it (the analyser's input)."""
+        from shared.archive import layout
+        from shared import oss_event
+        from shared.clients.object_store import ObjectStore
+        from shared.settings import OssSettings, load
+
+        instance = "bench" + uuid.uuid4().hex[:12]
+        log = json.loads((REPO / "tests/samples/call_log.json").read_text())
+        key = layout.call_log_key(time.strftime("%Y-%m-%d", time.gmtime()), instance)
+        store = ObjectStore(load(OssSettings, self.env))
+        result = store.put(key, json.dumps({"instance_id": instance, "call_log": log}, ensure_ascii=False).encode())
+        return json.dumps(oss_event.build("bench-archive", key, size=1, etag=result.etag)).encode()
+
+
+def events(stand: Stand) -> dict[str, Callable[[syaml.FunctionSpec], bytes]]:
+    """A real event per function (fresh where a handler must really do work each time)."""
+    token = defaults.DEV_TOKEN
+
+    def callback(_: syaml.FunctionSpec) -> bytes:
+        body = {"aiAgentId": "bench", "instanceId": "bench" + uuid.uuid4().hex[:8], "event": "chat_record",
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code": 0,
+                "data": {"role": "user", "text": "hello"}}
+        return http_event("/api/v2/aiagent/callback", body, defaults.DEV_CALLBACK_TOKEN)
+
+    return {
+        "get_rtc_auth_token": lambda s: http_event(s.routes[0].path, {"user_id": "bench_user"}, token),
+        "generate_message_chat_token": lambda s: http_event(s.routes[0].path, {"user_id": "bench_user",
+                                                                                "ai_agent_id": "agent1"}, token),
+        "describe_ai_agent_instance": lambda s: http_event(s.routes[0].path, {
+            "user_id": "bench_user", "ai_agent_instance_id": "bench-instance"}, token),
+        "generate_ai_agent_call": lambda s: http_event(s.routes[0].path, {"user_id": "bench_user",
+                                                                           "ai_agent_id": "agent1"}, token),
+        "ingest_callback": callback,
+        "archive_call_log": lambda s: stand.stop_event(),
+        "analyze_conversation": lambda s: stand.call_log_event(),
+    }
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start
+
+
+def cold(folder: Path, make_event: Callable[[], bytes], n: int, env: dict[str, str],
+         python_flags: tuple[str, ...] = ("-I", "-S")) -> float:
+    """Median seconds of new interpreters importing `folder`'s index.py and handling one event."""
+    times = []
+    for i in range(n):
+        path = WORK / f"event-{i % 2}.json"
+        path.write_bytes(make_event())
+        times.append(_timed([sys.executable, *python_flags, "-c", RUN, str(folder), str(path)], env))
+    return statistics.median(times)
+
+
+def warm(spec: syaml.FunctionSpec, make_event: Callable[[], bytes], n: int, env: dict[str, str]) -> tuple[float, float]:
+    """(median, p99) seconds of in-process invocations after one warm-up."""
+    from devkit.sandbox.fc_context import FCContext, load_handler
+    from shared.clients import ccai
+    from shared.clients import ice
+    from shared.clients import object_store
+    from shared.log import logger
+    from shared.settings import reset_cache
+
+    os.environ.update(env)
+    reset_cache()
+    ice.reset_client()
+    ccai.reset_client()
+    object_store.reset_store()
+    handler = load_handler(spec, fresh=True)
+    ctx = FCContext.for_function(spec)
+    evs = [make_event() for _ in range(n + 1)]
+    with open(os.devnull, "w") as sink:
+        old = logger.registered_handler.setStream(sink)
+        try:
+            handler(evs[0], ctx)
+            times = []
+            for ev in evs[1:]:
+                start = time.perf_counter()
+                handler(ev, ctx)
+                times.append(time.perf_counter() - start)
+        finally:
+            logger.registered_handler.setStream(old)
+    times.sort()
+    return statistics.median(times), times[max(0, int(len(times) * 0.99) - 1)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from devkit.ops import build
+
+    p = argparse.ArgumentParser(prog="bench")
+    p.add_argument("--cold-runs", type=int, default=21)
+    p.add_argument("--warm-runs", type=int, default=2000)
+    p.add_argument("--only", nargs="*", help="function keys to measure")
+    p.add_argument("--quick", action="store_true", help="skip the ingest, object-store, analysis and load benchmarks")
+    args = p.parse_args(argv)
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    arts = WORK / "build"
+    build.build(arts, py, args.only)
+    compileall.compile_dir(str(arts), quiet=1)  # FC's code directory is read-only: ship bytecode
+    stand = Stand()
+    try:
+        builders = events(stand)
+        specs = syaml.functions()
+        bare = statistics.median(_timed([sys.executable, "-I", "-S", "-c", "pass"], stand.env)
+                                 for _ in range(args.cold_runs))
+        print(f"python {sys.version.split()[0]} on {os.uname().machine}; artifacts built for {py}; "
+              f"cold runs={args.cold_runs}, warm runs={args.warm_runs}; bare `python -I -S -c pass` {bare*1e3:.1f} ms")
+        print(f"{'function':30} {'cold ms':>8} {'+cold ms':>9} {'warm med µs':>12} {'warm p99 µs':>12}")
+        for key, spec in specs.items():
+            if args.only and key not in args.only:
+                continue
+            make = lambda b=builders[key], s=spec: b(s)  # noqa: E731
+            c = cold(arts / key, make, args.cold_runs, stand.env)
+            wmed, wp99 = warm(spec, make, args.warm_runs if not spec.oss_triggers else min(200, args.warm_runs),
+                              stand.env)
+            print(f"{key:30} {c*1e3:8.1f} {(c-bare)*1e3:9.1f} {wmed*1e6:12.1f} {wp99*1e6:12.1f}")
+        if not args.only or "describe_ai_agent_instance" in args.only:
+            # Ours vs the official SDK, same handler, same dev environment (where the SDK lives).
+            spec = specs["describe_ai_agent_instance"]
+            make = lambda: builders["describe_ai_agent_instance"](spec)  # noqa: E731
+            dev_env = {**os.environ, **stand.env, "PYTHONPATH": str(REPO)}
+            dev_bare = statistics.median(_timed([sys.executable, "-c", "pass"], dev_env) for _ in range(args.cold_runs))
+            ours = cold(spec.source_dir, make, args.cold_runs, dev_env, ())
+            sdk_dir = WORK / "sdk_variant"
+            sdk_dir.mkdir(exist_ok=True)
+            (sdk_dir / "index.py").write_text((REPO / "devkit/bench/sdk_variants/describe_ai_agent_instance_sdk.py").read_text())
+            theirs = cold(sdk_dir, make, args.cold_runs, dev_env, ())
+            print(f"describe_ai_agent_instance in the dev venv: ours +{(ours-dev_bare)*1e3:.1f} ms, "
+                  f"official SDK +{(theirs-dev_bare)*1e3:.1f} ms above a bare interpreter; "
+                  f"ours/SDK = {(ours-dev_bare)/(theirs-dev_bare):.2f} (goal <= 0.4)")
+    finally:
+        stand.stop()
+    if not args.quick and not args.only:
+        print("--- ingest (python -m devkit.bench.ingest) ---", flush=True)
+        subprocess.run([sys.executable, "-m", "devkit.bench.ingest"], check=False)
+        print("--- object store (python -m devkit.bench.object_store) ---", flush=True)
+        subprocess.run([sys.executable, "-m", "devkit.bench.object_store"], check=False)
+        print("--- analysis (python -m devkit.bench.analysis) ---", flush=True)
+        subprocess.run([sys.executable, "-m", "devkit.bench.analysis"], check=False)
+        print("--- load test against aiagent dev (python -m devkit.bench.load) ---", flush=True)
+        subprocess.run([sys.executable, "-m", "devkit.bench.load", "--requests", "1000", "--concurrency", "8"],
+                       check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

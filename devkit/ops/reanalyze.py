@@ -1,0 +1,217 @@
+"""`aiagent reanalyze`: run the analysis again over the archive, e.g. after a new
+version of a profile, or with another profile.
+
+    aiagent reanalyze --since 2025-08-01 [--until 2025-08-31] --profile default [--concurrency 4]
+                      [--url http://127.0.0.1:9000] [--report report.json]
+
+Every call log under call-logs/dt=<day>/ for each day in the range goes through the
+same code as the OSS trigger (`shared.analysis.workflow.analyse_call`): an analysis already
+made from the same call log with the same profile version is skipped, so an
+interrupted run resumes where it stopped. Bounded concurrency, a progress bar, and a
+final report of done / skipped / failed (with reasons).
+
+Configuration comes from the environment like the deployed function's (ARCHIVE_BUCKET,
+OSS_*, CCAI_*, ALIBABA_CLOUD_*). `--url` points it at a running `aiagent dev` instead:
+its object store and CCAI endpoints are read from /_sandbox/status (CALLBACK_TOKEN).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Callable, TextIO
+
+DEADLINE_SECONDS = 600.0  # per call, like the function's timeout
+
+
+@dataclass
+class Report:
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    empty: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        rate = self.total / self.seconds if self.seconds else None
+        return {"total": self.total, "done": self.done, "skipped": self.skipped, "failed": self.failed,
+                "empty": self.empty, "interrupted": self.interrupted, "seconds": round(self.seconds, 2),
+                "calls_per_second": round(rate, 1) if rate else None, "failures": self.failures}
+
+
+class Progress:
+    """A one-line progress bar on a terminal; a line every 10% otherwise."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total, self.stream = total, stream
+        self.tty = stream.isatty()
+        self._last_decile = -1
+        self._last_text = ""
+
+    def show(self, r: Report, final: bool = False) -> None:
+        seen = r.done + r.skipped + r.failed
+        frac = seen / self.total if self.total else 1.0
+        text = (f"[{'#' * int(frac * 30):<30}] {seen}/{self.total} done {r.done} skipped {r.skipped} "
+                f"failed {r.failed}")
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if final else ""))
+            self.stream.flush()
+        elif (int(frac * 10) > self._last_decile or final) and text != self._last_text:
+            self._last_decile = int(frac * 10)
+            self._last_text = text
+            self.stream.write(text + "\n")
+
+
+def sandbox_env(url: str, env: dict[str, str]) -> None:
+    """Fill `env` with a running sandbox's upstream endpoints (and its development keys)."""
+    import httpx
+
+    from devkit.defaults import DEV_CALLBACK_TOKEN
+    from devkit.sandbox.upstreams import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
+
+    token = env.get("CALLBACK_TOKEN") or DEV_CALLBACK_TOKEN
+    resp = httpx.get(url.rstrip("/") + "/_sandbox/status", headers={"Authorization": f"Bearer {token}"},
+                     timeout=10, trust_env=False)
+    if resp.status_code != 200:
+        raise RuntimeError(f"{url}/_sandbox/status answered {resp.status_code} (CALLBACK_TOKEN must be the sandbox's)")
+    for name, value in resp.json()["endpoints"].items():
+        if value:
+            env[name] = value
+    env.setdefault("ALIBABA_CLOUD_ACCESS_KEY_ID", DEV_ACCESS_KEY_ID)
+    env.setdefault("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEV_ACCESS_KEY_SECRET)
+
+
+def call_log_keys(store: Any, since: date, until: date) -> list[str]:
+    from shared.archive import layout
+
+    keys = []
+    for prefix in layout.date_prefixes(layout.CALL_LOGS, since, until):
+        for info in store.list(prefix):
+            try:
+                layout.parse_call_log_key(info.key)
+            except ValueError:
+                continue
+            keys.append(info.key)
+    return keys
+
+
+def reanalyze(store: Any, client: Any, settings: Any, keys: list[str], profile: Any, concurrency: int,
+              progress: Callable[[Report], None] | None = None) -> Report:
+    """Analyse every key with `profile` (skipping what is current); the report."""
+    from shared.analysis import workflow as analyze_workflow
+
+    report = Report(total=len(keys))
+    lock = threading.Lock()
+    started = time.perf_counter()
+    stop = threading.Event()
+
+    def one(key: str) -> None:
+        if stop.is_set():
+            return
+        try:
+            outcome = analyze_workflow.analyze_call(store, client, settings, key, profile=profile,
+                                            deadline=time.monotonic() + DEADLINE_SECONDS)
+            status, reason = outcome.status, outcome.reason
+        except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
+            status, reason = "failed", f"{type(exc).__name__}: {str(exc)[:200]}"
+        with lock:
+            if status in ("analysed", "empty"):
+                report.done += 1
+                report.empty += status == "empty"
+            elif status == "already_analysed":
+                report.skipped += 1
+            elif status == "skipped":  # not a call log, or it vanished: nothing to do
+                report.skipped += 1
+            else:
+                report.failed += 1
+                report.failures.append({"key": key, "status": status, "reason": reason or ""})
+            if progress:
+                progress(report)
+
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
+        for future in [pool.submit(one, key) for key in keys]:
+            future.result()
+    except KeyboardInterrupt:
+        # Ctrl+C: let the calls in flight finish (their results are written), start no more.
+        stop.set()
+        report.interrupted = True
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SystemExit(f"error: {name}: must be a date YYYY-MM-DD, got {value[:40]!r}") from None
+
+
+def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr, out: TextIO = sys.stdout) -> int:
+    from shared.analysis import profile as profiles
+    from shared.clients import ccai
+    from shared.clients import object_store
+    from shared.errors import ConfigurationError
+    from shared.settings import CcaiSettings, CloudCredentials, OssSettings, load
+
+    since = _day(args.since, "--since")
+    until = _day(args.until, "--until") if args.until else datetime.now(timezone.utc).date()
+    if until < since:
+        err.write("error: --until: is before --since\n")
+        return 2
+    if not 1 <= args.concurrency <= 64:
+        err.write("error: --concurrency: must be between 1 and 64\n")
+        return 2
+    env = os.environ if env is None else env
+    if args.url:
+        try:
+            sandbox_env(args.url, env)
+        except Exception as exc:  # noqa: BLE001
+            err.write(f"error: --url: {exc}\n")
+            return 2
+    try:
+        profile = profiles.load_profile(args.profile)
+    except profiles.ProfileError as exc:
+        err.write(f"error: --profile: {exc}\n")
+        return 2
+    try:
+        oss = load(OssSettings, env)
+        settings = load(CcaiSettings, env)
+        credentials = load(CloudCredentials, env)
+    except ConfigurationError as exc:
+        err.write(f"error: {exc.message}\n")
+        return 2
+    store = object_store.ObjectStore(oss, max_elapsed=oss.OSS_MAX_ELAPSED_SECONDS)
+    client = ccai.CcaiClient(settings, credentials)
+    keys = call_log_keys(store, since, until)
+    err.write(f"reanalyze {len(keys)} call(s) from {since} to {until} with profile {profile.name} "
+              f"v{profile.version} ({profile.digest[:12]}), concurrency {args.concurrency}\n")
+    bar = Progress(len(keys), err)
+    report = reanalyze(store, client, settings, keys, profile, args.concurrency, bar.show)
+    bar.show(report, final=True)
+    summary = report.as_dict()
+    out.write(f"done {report.done} (empty {report.empty}), skipped {report.skipped}, failed {report.failed} "
+              f"of {report.total} in {summary['seconds']} s"
+              + (f" ({summary['calls_per_second']} calls/s)" if summary["calls_per_second"] else "") + "\n")
+    for f in report.failures[:20]:
+        out.write(f"  failed {f['key']}: {f['status']}: {f['reason']}\n")
+    if len(report.failures) > 20:
+        out.write(f"  ... and {len(report.failures) - 20} more (--report F lists them all)\n")
+    if report.interrupted:
+        left = report.total - report.done - report.skipped - report.failed
+        out.write(f"interrupted: {left} not started; run the same command again to resume\n")
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as fh:
+            json.dump({"since": str(since), "until": str(until), "profile": profile.provenance(), **summary}, fh,
+                      indent=2)
+    return 130 if report.interrupted else (1 if report.failed else 0)

@@ -1,0 +1,166 @@
+"""`aiagent simulate-call`: the tour of the product. Drives one whole call through a
+running sandbox (`aiagent dev`) the way ICE would: callbacks (agent_start,
+chat_record..., agent_stop) -> stored under callbacks/ -> the archiver (OSS trigger)
+writes call-logs/ -> the analyser (OSS trigger) writes analyses/. Then prints where
+each object landed and the analysis summary.
+
+    aiagent simulate-call [--url http://127.0.0.1:9000] [--turns 6]
+
+The callback token is CALLBACK_TOKEN, as the sandbox's (its embedded development
+token when unset). The sandbox's /_sandbox/ endpoints (same token) show the objects.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+CALLBACK_PATH = "/api/v2/aiagent/callback"
+LINES = [
+    ("agent", "Hello, I'm the assistant of this app. How can I help you today?"),
+    ("user", "I'd like to know why my last order has not arrived yet."),
+    ("agent", "Let me check. Your order left the warehouse yesterday and should arrive tomorrow."),
+    ("user", "Can you make sure it is delivered in the afternoon?"),
+    ("agent", "Done: I asked the courier for an afternoon delivery. Anything else?"),
+    ("user", "No, that's all. Thank you!"),
+    ("agent", "You're welcome, have a nice day."),
+]
+
+
+def _stamp(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def call_events(instance_id: str, turns: int, agent_id: str = "simulated-agent",
+                start: datetime | None = None) -> list[dict[str, Any]]:
+    """ICE callbacks of one call: agent_start, `turns` chat records, agent_stop."""
+    start = start or datetime.now(timezone.utc).replace(microsecond=0)
+
+    def event(kind: str, t: float, data: Any = None) -> dict[str, Any]:
+        return {"aiAgentId": agent_id, "instanceId": instance_id, "event": kind, "code": 1000, "message": kind,
+                "timestamp": _stamp(start + timedelta(seconds=t)), "userData": json.dumps({"simulated": True}),
+                "data": data or {}, "extendData": {}}
+
+    out = [event("agent_start", 0.0)]
+    for i in range(turns):
+        role, text = LINES[i % len(LINES)]
+        if i >= len(LINES):
+            text = f"{text} (turn {i + 1})"
+        out.append(event("chat_record", 1.0 + 2.5 * i, {"role": role, "text": text, "sentenceId": i + 1}))
+    out.append(event("agent_stop", 2.0 + 2.5 * turns))
+    return out
+
+
+class Sandbox:
+    """The sandbox's callback endpoint and its /_sandbox/ views."""
+
+    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(timeout=timeout, trust_env=False,
+                                 headers={"Authorization": f"Bearer {token}"})
+
+    def post_callback(self, event: dict[str, Any]) -> dict[str, Any]:
+        resp = self.http.post(self.url + CALLBACK_PATH, content=json.dumps(event, ensure_ascii=False).encode(),
+                              headers={"Content-Type": "application/json"})
+        body = resp.json() if resp.content else {}
+        if resp.status_code != 200:
+            raise RuntimeError(f"callback {event['event']} answered {resp.status_code}: "
+                               f"{body.get('code')} {body.get('message')}")
+        return body
+
+    def objects(self, prefix: str) -> list[dict[str, Any]]:
+        resp = self.http.get(self.url + "/_sandbox/objects", params={"prefix": prefix})
+        if resp.status_code != 200:
+            raise RuntimeError(f"/_sandbox/objects answered {resp.status_code}: {resp.text[:200]}")
+        return resp.json()["objects"]
+
+    def object(self, key: str) -> dict[str, Any]:
+        resp = self.http.get(self.url + "/_sandbox/object", params={"key": key})
+        if resp.status_code != 200:
+            raise RuntimeError(f"/_sandbox/object answered {resp.status_code}: {resp.text[:200]}")
+        return resp.json()["content"]
+
+    def wait_for(self, prefixes: list[str], timeout: float) -> tuple[str, str] | None:
+        """(prefix, key) of the first object found under any of `prefixes` within `timeout`."""
+        end = time.monotonic() + timeout
+        while True:
+            for prefix in prefixes:
+                found = self.objects(prefix)
+                if found:
+                    return prefix, found[0]["key"]
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.1)
+
+
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """A few lines saying what the analysis found."""
+    lines = [f"  status {doc.get('status')}, profile {doc['profile']['name']} v{doc['profile']['version']} "
+             f"({doc['profile']['hash'][:12]}), model {doc.get('model')}",
+             f"  CCAI request ids {', '.join(doc['ccai']['request_ids']) or '-'}; tokens {doc.get('usage')}"]
+    result = doc.get("result") or {}
+    parsed = result.get("parsed")
+    if isinstance(parsed, dict):
+        for k, v in parsed.items():
+            text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            lines.append(f"  {k}: {text[:110]}")
+    elif result.get("text"):
+        lines.append(f"  {result['text'][:300]}")
+    return lines
+
+
+def run(url: str, turns: int, token: str, timeout: float = 30.0, out: Callable[[str], None] = print) -> int:
+    from shared.archive import layout
+
+    instance_id = "sim" + uuid.uuid4().hex[:24]
+    sb = Sandbox(url, token)
+    events = call_events(instance_id, turns)
+    out(f"simulated call {instance_id}: {len(events)} callbacks to {sb.url}{CALLBACK_PATH}")
+    stop_key = None
+    for ev in events:
+        answer = sb.post_callback(ev)
+        out(f"  {ev['event']:12} -> {answer.get('key')}")
+        if ev["event"] == "agent_stop":
+            stop_key = answer.get("key")
+    dt = layout.parse_callback_key(stop_key).dt
+    call_log = layout.call_log_key(dt, instance_id)
+    found = sb.wait_for([call_log, layout.date_prefix(f"{layout.FAILED}archive/", dt) + instance_id],
+                        timeout)
+    if found is None or found[0] != call_log:
+        out(f"archive: {'dead letter ' + found[1] if found else 'nothing after %.0f s' % timeout}")
+        return 1
+    out(f"archive:  {call_log}")
+    analysis_prefix = layout.date_prefix(layout.ANALYSES, dt) + instance_id + "/"
+    found = sb.wait_for([analysis_prefix, layout.date_prefix(f"{layout.FAILED}analyze/", dt) + instance_id],
+                        timeout)
+    if found is None or found[0] != analysis_prefix:
+        if found:
+            out(f"analysis: dead letter {found[1]}: {sb.object(found[1]).get('reason')}")
+        else:
+            out(f"analysis: nothing after {timeout:.0f} s")
+        return 1
+    out(f"analysis: {found[1]}")
+    for line in summary_lines(sb.object(found[1])):
+        out(line)
+    return 0
+
+
+def main(url: str, turns: int, timeout: float) -> int:
+    import sys
+
+    from devkit.defaults import DEV_CALLBACK_TOKEN
+
+    if not 1 <= turns <= 5000:
+        print("error: --turns: must be between 1 and 5000", file=sys.stderr)
+        return 2
+    token = os.environ.get("CALLBACK_TOKEN") or DEV_CALLBACK_TOKEN
+    try:
+        return run(url, turns, token, timeout)
+    except Exception as exc:  # noqa: BLE001 - a command line: say what failed, no traceback
+        print(f"error: {type(exc).__name__}: {exc} (is `aiagent dev` running at {url}?)", file=sys.stderr)
+        return 1

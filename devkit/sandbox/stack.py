@@ -1,0 +1,372 @@
+"""The local sandbox: every function of s.yaml served on 127.0.0.1 like FC would.
+
+Each real HTTP request becomes an FC 3.0 HTTP-trigger event; the function's own
+`handler(event_bytes, context)` answers it. Like FC's python runtime, a function
+instance handles one request at a time (a lock per function).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import ThreadingHTTPServer
+
+from devkit.httpserver import QuickHandler, Server
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from devkit import syaml
+from devkit.sandbox.fc_context import FCContext, load_handler
+
+MAX_GATEWAY_BODY = 6 * 1024 * 1024  # like FC's sync-invocation payload ceiling
+
+
+@dataclass
+class Deployed:
+    spec: syaml.FunctionSpec
+    handler: Callable[[Any, Any], Any]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def invoke(self, event: bytes, request_id: str | None = None, retry_count: int = 0) -> Any:
+        ctx = FCContext.for_function(self.spec, request_id, retry_count)
+        with self.lock:
+            return self.handler(event, ctx)
+
+
+def http_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str,
+               request_id: str, host: str) -> dict[str, Any]:
+    """The FC 3.0 HTTP-trigger event for one request (format of samples/fc_http_trigger_event.json)."""
+    parts = urlsplit(target)
+    try:
+        text, b64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, b64 = base64.b64encode(body).decode("ascii"), True
+    now = datetime.now(timezone.utc)
+    return {
+        "version": "v1",
+        "rawPath": parts.path,
+        "body": text,
+        "isBase64Encoded": b64,
+        "headers": headers,
+        "queryParameters": dict(parse_qsl(parts.query, keep_blank_values=True)),
+        "requestContext": {
+            "accountId": "1234567890123456",
+            "domainName": host,
+            "domainPrefix": host.split(".")[0],
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("User-Agent", headers.get("user-agent", "")),
+            },
+            "requestId": request_id,
+            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "timeEpoch": str(int(now.timestamp() * 1000)),
+        },
+    }
+
+
+class Sandbox:
+    """Loads every s.yaml function (cold start), routes HTTP paths to them."""
+
+    def __init__(self, functions: dict[str, syaml.FunctionSpec] | None = None) -> None:
+        self.specs = functions if functions is not None else syaml.functions()
+        self.deployed: dict[str, Deployed] = {}
+        self.routes: dict[str, Deployed] = {}
+        self.config_errors: dict[str, str] = {}
+        # Dev-only endpoints under /_sandbox/ (set by DevStack): (method, path, query, headers) -> (status, body)
+        self.admin: Callable[[str, str, dict[str, str], dict[str, str]], tuple[int, Any]] | None = None
+
+    def load(self) -> None:
+        from shared.settings import reset_cache
+
+        reset_cache()
+        for key, spec in self.specs.items():
+            handler = load_handler(spec, fresh=True)
+            dep = Deployed(spec, handler)
+            self.deployed[key] = dep
+            err = getattr(handler, "config_error", None)
+            if err is not None:
+                self.config_errors[key] = err.message
+            for route in spec.routes:
+                self.routes[route.path] = dep
+
+    def serve(self, host: str = "127.0.0.1", port: int = 9000) -> ThreadingHTTPServer:
+        sandbox = self
+
+        class Handler(QuickHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "aiagent-dev"
+
+            def log_message(self, fmt: str, *args: Any) -> None:  # access log is the function's
+                return
+
+            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _error(self, status: int, code: str, message: str) -> None:
+                body = json.dumps({"code": status, "message": message, "error_code": code}).encode()
+                self._send(status, {"Content-Type": "application/json; charset=utf-8"}, body)
+
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                path = parts.path
+                if path.startswith("/_sandbox/") and sandbox.admin is not None:
+                    self._drain()
+                    try:
+                        status, body = sandbox.admin(self.command, path, dict(parse_qsl(parts.query)),
+                                                     {k.lower(): v for k, v in self.headers.items()})
+                    except Exception as exc:  # e.g. the store is down: say so, as JSON
+                        status, body = 503, {"code": 503, "message": f"sandbox endpoint failed: {type(exc).__name__}"}
+                    data = json.dumps(body, ensure_ascii=False).encode()
+                    return self._send(status, {"Content-Type": "application/json; charset=utf-8"}, data)
+                dep = sandbox.routes.get(path)
+                if dep is None:
+                    self._drain()
+                    return self._error(404, "NotFound", f"no function serves {path[:200]}")
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    self.close_connection = True
+                    return self._error(411, "LengthRequired", "send a Content-Length body")
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    return self._error(400, "InvalidHeader", "Content-Length is not a number")
+                if length > MAX_GATEWAY_BODY:
+                    self.close_connection = True
+                    return self._error(413, "PayloadTooLarge", f"body: larger than {MAX_GATEWAY_BODY} bytes")
+                body = self.rfile.read(length) if length else b""
+                headers: dict[str, str] = {}
+                for k, v in self.headers.items():  # repeated headers comma-joined, like FC
+                    headers[k] = f"{headers[k]},{v}" if k in headers else v
+                request_id = f"1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:12]}"
+                event = http_event(self.command, self.path, headers, body, self.client_address[0],
+                                   request_id, self.headers.get("Host", "127.0.0.1"))
+                try:
+                    result = dep.invoke(json.dumps(event).encode(), request_id)
+                except Exception as exc:  # a crash in a handler is FC's 502, not ours to hide
+                    return self._error(502, "FunctionError", f"function {dep.spec.key} raised {type(exc).__name__}")
+                status = int(result.get("statusCode", 200))
+                out = result.get("body") or ""
+                data = base64.b64decode(out) if result.get("isBase64Encoded") else out.encode()
+                self._send(status, dict(result.get("headers") or {}), data)
+
+            def _drain(self) -> None:
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = 0
+                if 0 < length <= MAX_GATEWAY_BODY:
+                    self.rfile.read(length)
+                elif length:
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+
+        return Server((host, port), Handler)
+
+
+def wait_until_listening(host: str, port: int, timeout: float = 10.0) -> None:
+    """Block until something accepts TCP connections on host:port."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class DevStack:
+    """Everything `aiagent dev` runs, startable in-process (tests, chaos runs, benchmarks):
+    simulators or real upstreams, the functions, OSS-trigger emulation, the HTTP gateway."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 9000, *, data_dir: Any = None,
+                 retry_delay: float | None = None) -> None:
+        self.host, self.port = host, port
+        self.data_dir = data_dir
+        self.retry_delay = retry_delay if retry_delay is not None else float(
+            os.environ.get("SANDBOX_TRIGGER_RETRY_SECONDS", "1.0"))
+        self.filled: dict[str, str] = {}
+        self.ups: Any = None
+        self.sandbox: Sandbox | None = None
+        self.dispatcher: Any = None
+        self.server: ThreadingHTTPServer | None = None
+        self._listeners: list[Any] = []
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://{self.host}:{self.server.server_address[1]}"
+
+    def start(self) -> "DevStack":
+        from devkit import defaults
+        from devkit.sandbox import upstreams
+        from devkit.sandbox.triggers import TriggerDispatcher
+        from shared.clients import ccai
+        from shared.clients import ice
+        from shared.clients import object_store
+
+        self.filled = defaults.apply()
+        self.ups = upstreams.start(data_dir=self.data_dir)
+        ice.reset_client()
+        ccai.reset_client()
+        object_store.reset_store()
+        self.sandbox = Sandbox()
+        self.sandbox.load()
+        if self.sandbox.config_errors:
+            self.stop()
+            raise SystemExit("\n".join(f"error: {k}: {m}" for k, m in self.sandbox.config_errors.items()))
+        self.dispatcher = TriggerDispatcher(self.sandbox.deployed, retry_delay=self.retry_delay,
+                                            region=os.environ.get("OSS_REGION", "cn-shanghai")).start()
+        self._listen(self.dispatcher.on_write)
+        if self.ups.ice is not None:
+            self._listen(self._tell_ice)
+        self.sandbox.admin = self._admin
+        self.server = self.sandbox.serve(self.host, self.port)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        return self
+
+    def _listen(self, fn: Any) -> None:
+        from shared.clients import object_store
+
+        object_store.add_write_listener(fn)
+        self._listeners.append(fn)
+
+    def _tell_ice(self, bucket: str, key: str, result: Any, size: int) -> None:
+        """Let the ICE simulator see stored callbacks (so simulated calls finish)."""
+        from devkit.sims.ice import observe_callback
+        from shared.archive import layout
+        from shared.clients import object_store
+
+        if not key.startswith(layout.CALLBACKS):
+            return
+        try:
+            observe_callback(self.ups.ice, json.loads(object_store.get_store().get(key)[0]))
+        except Exception:  # the simulator's view is best effort; the archive is what counts
+            pass
+
+    def _admin(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, Any]:
+        """GET /_sandbox/status | /_sandbox/objects?prefix= | /_sandbox/object?key= (callback token)."""
+        import hmac
+
+        from shared.clients import object_store
+
+        token = os.environ.get("CALLBACK_TOKEN", "")
+        presented = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(presented.encode(), token.encode()):
+            return 401, {"code": 401, "message": "sandbox endpoints need Authorization: Bearer <CALLBACK_TOKEN>"}
+        if method != "GET":
+            return 405, {"code": 405, "message": "GET only"}
+        store = object_store.get_store()
+        if path == "/_sandbox/status":
+            st = self.dispatcher.stats
+            # Where this sandbox's upstreams are (no credentials): `aiagent reanalyze --url` uses them.
+            endpoints = {n: os.environ.get(n) for n in ("OSS_ENDPOINT", "ARCHIVE_BUCKET", "CCAI_ENDPOINT",
+                                                         "CCAI_WORKSPACE_ID", "CCAI_APP_ID", "ICE_ENDPOINT")}
+            return 200, {"code": 200, "upstreams": self.ups.lines, "bucket": store.bucket, "endpoints": endpoints,
+                         "triggers": {"delivered": st.delivered, "failed_attempts": st.failed_attempts,
+                                      "exhausted": st.exhausted, "by_function": st.by_function},
+                         "idle": self.dispatcher.wait_idle(0)}
+        if path == "/_sandbox/objects":
+            import itertools
+
+            listing = store.list(query.get("prefix", ""), start_after=query.get("start_after") or None)
+            items = [{"key": o.key, "size": o.size, "etag": o.etag} for o in itertools.islice(listing, 5000)]
+            return 200, {"code": 200, "objects": items, "truncated": len(items) == 5000}
+        if path == "/_sandbox/object":
+            from shared.clients.object_store import ObjectNotFound
+
+            try:
+                data, info = store.get(query.get("key", ""))
+            except ObjectNotFound:
+                return 404, {"code": 404, "message": "no such object"}
+            try:
+                content: Any = json.loads(data)
+            except ValueError:
+                content = data.decode("utf-8", "replace")
+            return 200, {"code": 200, "key": info.key, "etag": info.etag, "content": content}
+        return 404, {"code": 404, "message": f"unknown sandbox endpoint {path[:100]}"}
+
+    def stop(self) -> None:
+        from shared.clients import object_store
+
+        for fn in self._listeners:
+            object_store.remove_write_listener(fn)
+        self._listeners.clear()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        if self.dispatcher is not None:
+            self.dispatcher.wait_idle(5)
+            self.dispatcher.stop()
+        if self.ups is not None:
+            self.ups.stop()
+
+
+def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
+    """`aiagent dev`: apply defaults, start upstreams, cold-start every function, serve."""
+    try:
+        stack = DevStack(host, port).start()
+    except SystemExit as exc:
+        out(str(exc))
+        return 2
+    assert stack.sandbox is not None
+    base = stack.url
+    out(f"aiagent dev: serving {len(stack.sandbox.deployed)} function(s) on {base}")
+    for path, dep in sorted(stack.sandbox.routes.items()):
+        out(f"  POST {base}{path}  -> functions/{dep.spec.key} ({dep.spec.handler})")
+    for key, dep in stack.sandbox.deployed.items():
+        for trig in dep.spec.oss_triggers:
+            out(f"  OSS trigger {trig.prefix}*{trig.suffix} -> functions/{key} (async, retried)")
+    mode = os.environ.get("AUTH_MODE")
+    if mode == "static":
+        token = os.environ.get("AUTH_STATIC_TOKENS", "").split(",")[0].strip()
+        note = " (embedded development token)" if "AUTH_STATIC_TOKENS" in stack.filled else ""
+        out(f"client auth: AUTH_MODE=static; token{note}: {token}")
+        first = next((p for p in stack.sandbox.routes if p.endswith("/getRtcAuthToken")), "/")
+        out(f"try: curl -s -X POST {base}{first} -H 'Authorization: Bearer {token}' "
+            "-H 'Content-Type: application/json' -d '{\"user_id\":\"alice\"}'")
+    elif mode == "jwt":
+        out("client auth: AUTH_MODE=jwt; mint a token with: aiagent token --user-id alice")
+    else:
+        out(f"client auth: AUTH_MODE={mode} (no client authorization)")
+    if os.environ.get("CALLBACK_TOKEN"):
+        note = " (embedded development token)" if "CALLBACK_TOKEN" in stack.filled else ""
+        out(f"ICE callbacks: POST {base}/api/v2/aiagent/callback with Authorization: Bearer "
+            f"{os.environ['CALLBACK_TOKEN']}{note}")
+    for line in stack.ups.lines:
+        out(f"upstream {line}")
+    if stack.filled:
+        out("embedded development defaults in use for: " + ", ".join(sorted(stack.filled)))
+    out("press Ctrl+C to stop")
+    import signal
+
+    def _terminate(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0

@@ -1,0 +1,176 @@
+"""Chaos run: N simulated calls through the whole sandbox (HTTP gateway, ingest, OSS
+triggers, archiver, analyser) with random duplicate deliveries (callbacks and OSS
+triggers), out-of-order stop events, and injected object-store, ICE and CCAI failures
+(errors, throttling, slow answers, dropped connections, a permanent refusal); then an
+accounting of what was accepted against what is in the archive: every accepted
+callback stored once, every finished call archived once or dead-lettered, every
+archive analysed once or dead-lettered with a reason. Exit status 1 if anything
+accepted was lost.
+
+    python -m devkit.sims.chaos [--calls 30] [--seed 7]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+PATH = "/api/v2/aiagent/callback"
+
+
+def call_events(rng: random.Random, instance_id: str, start: datetime) -> list[dict]:
+    turns = rng.randint(2, 8)
+    events = [{"event": "agent_start", "t": 0.0}]
+    events += [{"event": "chat_record", "t": 1.0 + 2 * i,
+                "data": {"role": "agent" if i % 2 == 0 else "user", "text": f"{instance_id} turn {i}"}}
+               for i in range(turns)]
+    events.append({"event": "audio_record", "t": 1.5, "data": {"role": "user", "url": f"https://b.oss-cn-shanghai.aliyuncs.com/{instance_id}.wav"}})
+    events.append({"event": "agent_stop", "t": 2.0 + 2 * turns})
+    out = []
+    for ev in events:
+        ts = start + timedelta(seconds=ev["t"])
+        out.append({"aiAgentId": "chaos-agent", "instanceId": instance_id, "event": ev["event"], "code": 0,
+                    "message": "", "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
+                    "data": ev.get("data", {}), "extendData": {}})
+    if rng.random() < 0.3:  # agent_stop overtakes the last chat_record
+        out[-1], out[-2] = out[-2], out[-1]
+    return out
+
+
+def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
+    from devkit.sandbox.stack import DevStack
+    from shared.archive import layout
+    from shared.clients import object_store
+
+    rng = random.Random(seed)
+    data_dir = Path(tempfile.mkdtemp(prefix="aicall-chaos-"))
+    stack = DevStack("127.0.0.1", 0, data_dir=data_dir, retry_delay=0.05).start()
+    stack.dispatcher.duplicate_rate = 0.3
+    stack.dispatcher._rng = random.Random(seed)
+    token = __import__("os").environ["CALLBACK_TOKEN"]
+    accepted: dict[str, dict] = {}  # key -> event
+    stops: dict[str, str] = {}  # instance -> stop key
+    refused = deliveries = injected_store = injected_ice = injected_ccai = 0
+    started = time.perf_counter()
+    try:
+        with httpx.Client(base_url=stack.url, timeout=10) as client:
+            base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+            for n in range(calls):
+                instance_id = f"chaos{seed}x{n:04d}"
+                for ev in call_events(rng, instance_id, base + timedelta(minutes=n)):
+                    if rng.random() < fault_rate:
+                        stack.ups.oss.inject_fault(503, "ServiceUnavailable", times=rng.randint(1, 3))
+                        injected_store += 1
+                    if ev["event"] == "agent_stop" and rng.random() < fault_rate * 2:
+                        stack.ups.ice.inject(status=rng.choice([500, 503, 429]), code="Throttling.User"
+                                             if rng.random() < 0.3 else "InternalError",
+                                             times=rng.randint(1, 4), action="DescribeAIAgentInstance")
+                        injected_ice += 1
+                    if ev["event"] == "agent_stop" and rng.random() < fault_rate * 2:
+                        kind = rng.choice(["throttle", "throttle", "5xx", "slow", "drop", "forbidden"])
+                        ccai_fault = {
+                            "throttle": dict(status=400, code=rng.choice(["CCAI.Throttling.Qps", "CCAI.Throttling.Qpm"]),
+                                             retry_after_ms=rng.choice([None, 20, 100]), times=rng.randint(1, 3)),
+                            "5xx": dict(status=500, code="CCAI.InternalError", times=rng.randint(1, 6)),
+                            "slow": dict(status=200, delay=0.3, times=1),
+                            "drop": dict(status=200, drop=True, times=rng.randint(1, 2)),
+                            "forbidden": dict(status=403, code="CCAI.IllegalPermission.NoAuth", times=1),
+                        }[kind]
+                        stack.ups.ccai.inject(**ccai_fault)
+                        injected_ccai += 1
+                    body = json.dumps(ev, ensure_ascii=False, indent=rng.choice([None, 1]))
+                    for _ in range(rng.choice([1, 1, 1, 2, 3])):  # duplicate deliveries
+                        for _attempt in range(3):  # ICE: first try + 2 retries on non-200
+                            deliveries += 1
+                            r = client.post(PATH, content=body, headers={"Authorization": f"Bearer {token}"})
+                            if r.status_code == 200:
+                                key = r.json()["key"]
+                                accepted[key] = ev
+                                if ev["event"] == "agent_stop":
+                                    stops[instance_id] = key
+                                break
+                        else:
+                            refused += 1  # ICE gives up: never accepted, so not ours to keep
+        idle = stack.dispatcher.wait_idle(120)
+        store = object_store.get_store()
+        stored_callbacks = {o.key for o in store.list(layout.CALLBACKS)}
+        call_logs = {layout.parse_call_log_key(o.key).instance_id for o in store.list(layout.CALL_LOGS)}
+        analyzed: dict[str, int] = {}
+        for o in store.list(layout.ANALYSES):
+            inst = layout.parse_analysis_key(o.key).instance_id
+            analyzed[inst] = analyzed.get(inst, 0) + 1
+        dead: dict[str, str] = {}
+        dead_analysis: dict[str, str] = {}
+        for o in store.list(layout.FAILED):
+            if "/attempts/" in o.key:
+                continue  # attempt counters live under failed/ too
+            letter = json.loads(store.get(o.key)[0])
+            if not isinstance(letter, dict) or "instance_id" not in letter:
+                out(f"unexpected object under failed/: {o.key}: {str(letter)[:200]}")
+                continue
+            if not letter.get("reason"):
+                out(f"dead letter without a reason: {o.key}")
+            (dead_analysis if letter.get("stage") == "analyze" else dead)[letter["instance_id"]] = letter.get("reason")
+        lost_events = sorted(set(accepted) - stored_callbacks)
+        unarchived = sorted(i for i in stops if i not in call_logs and i not in dead)
+        unanalyzed = sorted(i for i in call_logs if i not in analyzed and i not in dead_analysis)
+        # CCAI answers per call: more than one means an analysis was made twice.
+        ccai_ok: dict[str, int] = {}
+        for c in list(stack.ups.ccai.calls):
+            sid = ((c.get("body") or {}).get("dialogue") or {}).get("sessionId")
+            if sid and c.get("answered"):
+                ccai_ok[sid] = ccai_ok.get(sid, 0) + 1
+        stats = stack.dispatcher.stats
+        report = {
+            "calls": calls, "seed": seed, "deliveries": deliveries, "accepted_events": len(accepted),
+            "refused_after_retries": refused, "stored_callback_objects": len(stored_callbacks),
+            "injected_store_faults": injected_store, "injected_ice_faults": injected_ice,
+            "finished_calls": len(stops), "archived_calls": len(call_logs & set(stops)),
+            "dead_lettered_calls": len(dead), "injected_ccai_faults": injected_ccai,
+            "analysed_calls": len(set(analyzed) & call_logs), "analysis_dead_letters": len(dead_analysis),
+            "analysis_objects_per_call_max": max(analyzed.values(), default=0),
+            "ccai_requests": len(stack.ups.ccai.calls), "ccai_results": sum(ccai_ok.values()),
+            "calls_analysed_more_than_once": sorted(s for s, n in ccai_ok.items() if n > 1),
+            "duplicate_triggers": stats.duplicates,
+            "trigger_deliveries": stats.delivered,
+            "trigger_failed_attempts": stats.failed_attempts, "trigger_exhausted": len(stats.exhausted),
+            "lost_events": lost_events, "unarchived_calls": unarchived, "unanalysed_calls": unanalyzed,
+            "idle": idle,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    out(json.dumps({k: v for k, v in report.items() if k not in ("lost_events", "unarchived_calls",
+                                                                 "unanalysed_calls")}))
+    out(f"accounting: {report['accepted_events']} accepted events -> {report['stored_callback_objects']} stored "
+        f"({len(report['lost_events'])} lost); {report['finished_calls']} finished calls -> "
+        f"{report['archived_calls']} archived + {report['dead_lettered_calls']} dead-lettered "
+        f"({len(report['unarchived_calls'])} unaccounted); {report['archived_calls']} archived -> "
+        f"{report['analysed_calls']} analysed + {report['analysis_dead_letters']} dead-lettered "
+        f"({len(report['unanalysed_calls'])} unaccounted)")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="chaos")
+    p.add_argument("--calls", type=int, default=30)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--fault-rate", type=float, default=0.15)
+    args = p.parse_args(argv)
+    report = run(args.calls, args.seed, fault_rate=args.fault_rate)
+    ok = (not report["lost_events"] and not report["unarchived_calls"] and not report["unanalysed_calls"]
+          and report["idle"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Analysing one archived call (SPEC 7): call-logs/ object -> CCAI AnalyzeConversation
+(one request, or several under the long-dialog policy) -> analyses/ with provenance.
+
+Idempotent: the result key is deterministic (`analyses/dt=/<instance>/<profile>.json`)
+and carries the source ETag and the profile hash as object metadata, so a duplicate
+trigger, or a re-run over the archive, finds it with one HEAD and calls CCAI no more.
+A new profile version or a changed call log is analysed again (and replaces it).
+Transient CCAI failures raise `RetryLater` (FC retries) until ANALYSIS_MAX_ATTEMPTS;
+a refusal that retrying cannot fix is a dead letter under failed/analyze/ at once.
+The same function serves the OSS trigger and `aiagent reanalyze`.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.analysis import dialog
+from shared.analysis import profile as profiles
+from shared.analysis import results
+from shared.archive import layout
+from shared.clients.ccai import CcaiFailure
+from shared.archive.dead_letters import RetryLater, bump_attempts, dead_letter, utcnow
+from shared.log import logger
+from shared.clients.object_store import ObjectNotFound
+
+STAGE = "analyze"
+SCHEMA = "aicall.analysis/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # analysed | already_analysed | empty | dead_letter | skipped
+    key: str | None = None
+    reason: str | None = None
+    requests: int | None = None
+
+
+def _norm_etag(etag: str | None) -> str:
+    return (etag or "").strip().strip('"').lower()
+
+
+def is_current(info: Any, source_etag: str | None, profile: profiles.Profile) -> bool:
+    """Whether the stored analysis (ObjectInfo with metadata) is of this source and profile."""
+    meta = getattr(info, "metadata", None) or {}
+    return (meta.get("profile-hash") == profile.digest
+            and (source_etag is None or _norm_etag(meta.get("source-etag")) == _norm_etag(source_etag)))
+
+
+def _dialog(doc: Any) -> Any:
+    """The dialog of an archived call (`call_log.dialog`), or of a bare call log."""
+    if isinstance(doc, dict):
+        inner = doc.get("call_log") if isinstance(doc.get("call_log"), dict) else doc
+        if isinstance(inner.get("dialog"), list):
+            return inner["dialog"]
+    return None
+
+
+def analyze_call(store: Any, client: Any, settings: Any, source_key: str, *, profile: profiles.Profile,
+                 source_etag: str | None = None, deadline: float | None = None) -> Outcome:
+    """Analyse the archived call at `source_key` with `profile` (see the module doc)."""
+    started, t0 = utcnow(), time.perf_counter()
+    try:
+        ref = layout.parse_call_log_key(source_key)
+    except ValueError:
+        return Outcome("skipped", reason="not a call-logs/ key")
+    target = layout.analysis_key(ref.dt, ref.instance_id, profile.name)
+    existing = store.head(target)
+    if existing is not None and source_etag is not None and is_current(existing, source_etag, profile):
+        return Outcome("already_analysed", target)
+    try:
+        raw, info = store.get(source_key)
+    except ObjectNotFound:
+        return Outcome("skipped", reason="the call log no longer exists")
+    if existing is not None and is_current(existing, info.etag, profile):
+        return Outcome("already_analysed", target)
+    read_ms = (time.perf_counter() - t0) * 1000
+
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    turns = _dialog(doc)
+    if turns is None:
+        key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key,
+                          "the archived call log is not JSON with a dialog list", "CallLogInvalid")
+        return Outcome("dead_letter", key, "call log invalid")
+    items = dialog.sentences(d for d in turns if isinstance(d, dict))
+    session_id = (doc.get("session_id") if isinstance(doc.get("session_id"), str) else None) or ref.instance_id
+    plan = dialog.plan(items, settings.ANALYSIS_MAX_REQUEST_CHARS, settings.ANALYSIS_LONG_DIALOG_POLICY)
+
+    answers, request_ids, attempts, events, ccai_ms = [], [], 0, 0, 0.0
+    if items:
+        for i, part in enumerate(plan.parts):
+            sid = session_id if len(plan.parts) == 1 else f"{session_id}-part{i + 1}of{len(plan.parts)}"
+            body = dialog.request_body(profile, part, sid, settings.CCAI_STREAM)
+            try:
+                answer = client.analyze(body, deadline=deadline)
+            except CcaiFailure as exc:
+                return _failed(store, settings, ref, source_key, exc, profile)
+            answers.append(answer.body)
+            if answer.request_id:
+                request_ids.append(answer.request_id)
+            attempts += answer.attempts
+            events += answer.events
+            ccai_ms += answer.upstream_ms
+
+    result = results.merge(answers, plan) if answers else None
+    out = {
+        "schema": SCHEMA,
+        "status": "analysed" if answers else "empty",
+        "instance_id": ref.instance_id,
+        "dt": ref.dt,
+        "source": {"key": source_key, "etag": info.etag, "bucket": getattr(store, "bucket", None)},
+        "profile": profile.provenance(),
+        "model": profile.model,
+        "result_types": profile.request.get("resultTypes"),
+        "ccai": {"host": urlsplit(settings.CCAI_ENDPOINT).hostname, "workspace_id": settings.CCAI_WORKSPACE_ID,
+                 "app_id": settings.CCAI_APP_ID, "stream": settings.CCAI_STREAM, "request_ids": request_ids,
+                 "requests": len(answers), "attempts": attempts, "stream_events": events},
+        "dialog": {"turns": len(turns), "sentences": len(items), "chars": plan.total_chars},
+        "long_dialog": plan.record(),
+        "usage": result["usage"] if result else None,
+        "result": ({k: v for k, v in result.items() if k != "usage"} if result else None),
+        "reason": None if answers else "the dialog has no sentence with text: nothing to analyse",
+        "timings": {"started_at": started, "read_ms": round(read_ms, 1), "ccai_ms": round(ccai_ms, 1),
+                    "total_ms": round((time.perf_counter() - t0) * 1000, 1)},
+        "analysed_at": utcnow(),
+    }
+    store.put(target, json.dumps(out, ensure_ascii=False).encode(),
+              metadata={"source-etag": _norm_etag(info.etag), "profile-hash": profile.digest,
+                        "profile": profile.name})
+    return Outcome(out["status"], target, requests=len(answers))
+
+
+def _failed(store: Any, settings: Any, ref: Any, source_key: str, exc: CcaiFailure,
+            profile: profiles.Profile) -> Outcome:
+    extra = {"profile": profile.provenance(), "ccai_request_id": exc.request_id, "http_status": exc.status}
+    if not exc.retryable:
+        key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key, exc.message, exc.code,
+                          exc.attempts, extra)
+        return Outcome("dead_letter", key, exc.message)
+    count = bump_attempts(store, STAGE, ref.instance_id)
+    if count >= settings.ANALYSIS_MAX_ATTEMPTS:
+        key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key,
+                          f"gave up after {count} attempts: {exc.message}", exc.code, count, extra)
+        return Outcome("dead_letter", key, exc.message)
+    logger.warning("analysis not done; retry later", extra={"instance_id": ref.instance_id, "attempt": count,
+                                                           "error_code": exc.code})
+    raise RetryLater(exc.message) from None
