@@ -34,7 +34,7 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
 
 def _cmd_token(args: argparse.Namespace) -> int:
     from devkit.defaults import DEV_JWT_SECRET
-    from shared.auth import mint_token
+    from devkit.tokens import mint_token
 
     secret = os.environ.get("AUTH_JWT_SECRET") or ""
     if not secret:
@@ -50,36 +50,12 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-ALL_EVENTS = ("agent_start,session_start,agent_stop,error,intent_detected,intent_recognized,llm_data_received,"
-              "tts_data_received,chat_record,audio_record,full_audio_record,outbound_call,inbound_call,"
-              "client_defined_data,instruction")
-
-
 def _cmd_configure_callbacks(args: argparse.Namespace) -> int:
-    from shared.clients import ice
-    from shared.errors import AppError
+    from devkit.ops import configure_callbacks
 
-    token = args.token or os.environ.get("CALLBACK_TOKEN") or ""
-    if len(token) < 16:
-        print("error: --token (or CALLBACK_TOKEN): a callback token of at least 16 characters is required",
-              file=sys.stderr)
-        return 2
-    if not args.url.startswith("https://") and not args.allow_http:
-        print("error: --url: must be https:// (ICE sends the token in the Authorization header); "
-              "--allow-http for local testing", file=sys.stderr)
-        return 2
-    try:
-        client = ice.get_client()
-        client.set_notify_config(ai_agent_id=args.agent_id, callback_url=args.url, token=token,
-                                 event_types=args.events, audio_oss_path=args.audio_oss_path,
-                                 enable_audio_recording=True if args.audio_oss_path else None, region=args.region)
-        cfg = client.describe_notify_config(ai_agent_id=args.agent_id, region=args.region)
-    except AppError as exc:
-        print(f"error: {exc.error_code}: {exc.message}", file=sys.stderr)
-        return 1
-    shown = {k: ("***" if k == "Token" else v) for k, v in cfg.items() if k != "RequestId"}
-    print(f"callbacks configured for agent {args.agent_id}: {json.dumps(shown, ensure_ascii=False)}")
-    return 0
+    return configure_callbacks.run(args.agent_id, args.url, token=args.token, events=args.events,
+                                   audio_oss_path=args.audio_oss_path, region=args.region,
+                                   allow_http=args.allow_http)
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
@@ -124,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--agent-id", required=True)
     cc.add_argument("--url", required=True, help="the deployed .../api/v2/aiagent/callback URL")
     cc.add_argument("--token", help="callback bearer token (default: CALLBACK_TOKEN)")
+    from devkit.ops.configure_callbacks import ALL_EVENTS
+
     cc.add_argument("--events", default=ALL_EVENTS, help="comma-separated event types (default: all)")
     cc.add_argument("--audio-oss-path", help="OSS path where ICE writes recordings (enables recording)")
     cc.add_argument("--region", help="ICE region (default ICE_REGION)")

@@ -70,10 +70,3 @@ def authorize_client(request: Request, settings: CoreSettings) -> Principal:
         raise Forbidden("authorization token has no subject", error_code="InvalidToken")
     return Principal(mode, sub)
 
-
-def mint_token(user_id: str, secret: str, ttl_seconds: int = 3600, now: float | None = None) -> str:
-    """A development/client JWT for `user_id` (what `aiagent token` prints)."""
-    import time
-
-    issued = int(time.time() if now is None else now)
-    return jwt_hs256.encode({"sub": user_id, "iat": issued, "exp": issued + int(ttl_seconds)}, secret)

@@ -23,6 +23,8 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.log import logger, start_request
+from shared.settings import EnvSettings, HttpSettings, load
+from shared.validation import BindsUser
 
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_EVENT_BYTES = 8 * 1024 * 1024
@@ -160,22 +162,30 @@ def endpoint(
     authorize: Authorizer,
     body: type | None = None,
     methods: tuple[str, ...] = ("POST",),
-    settings: Callable[[], Any],
+    settings: tuple[type[EnvSettings], ...],
     require_json_content_type: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[[Any, Any], dict[str, Any]]]:
     """Make `fn(data, principal, request)` an FC HTTP handler `handler(event, context)`.
 
     Order: CORS preflight -> method -> body size -> authorize (403/401) -> JSON and
-    model validation (400) -> `principal.require_user(data.user_id)` -> `fn`.
-    `settings()` is called once here, at cold start; a configuration error is logged
-    then and answered as a 500 JSON error on every invocation.
+    model validation (400) -> the request's user binding (`ApiRequest.bound_user`,
+    403 when it is not the token's subject) -> `fn`.
+    `settings` declares every settings group the function needs; exactly one of them is
+    an `HttpSettings` (body limit, CORS, authorization). Each is loaded once here, at cold
+    start; a configuration error is logged then and answered as a 500 JSON error on every
+    invocation. The groups are kept on the handler (`handler.settings_groups`) for tools.
     """
+    http_groups = [g for g in settings if issubclass(g, HttpSettings)]
+    if len(http_groups) != 1:
+        raise TypeError("endpoint(settings=...): declare exactly one HttpSettings group")
 
     def wrap(fn: Callable[..., Any]) -> Callable[[Any, Any], dict[str, Any]]:
         config_error: ConfigurationError | None = None
-        core = None
+        core: Any = None
         try:
-            core = settings()
+            for group in settings:
+                load(group)
+            core = load(http_groups[0])
             if getattr(core, "AUTH_MODE", None) == "none":
                 logger.warning("client authorization is disabled (AUTH_MODE=none)")
         except ConfigurationError as exc:
@@ -214,9 +224,9 @@ def endpoint(
                     from shared.validation import parse_body
 
                     data = parse_body(body, req.json())
-                    user_id = getattr(data, "user_id", None)
-                    if user_id is not None and hasattr(principal, "require_user"):
-                        principal.require_user(user_id)
+                    bound = data.bound_user() if isinstance(data, BindsUser) else None
+                    if bound is not None:
+                        principal.require_user(bound)
                 result = fn(data, principal, req)
                 outcome["status"] = 200
                 return response(200, {"code": 200, **result}, cors)
@@ -235,6 +245,7 @@ def endpoint(
 
         handler.__wrapped__ = fn  # type: ignore[attr-defined]
         handler.config_error = config_error  # type: ignore[attr-defined]  # read by the sandbox
+        handler.settings_groups = settings  # type: ignore[attr-defined]  # read by the deploy checks
         return handler
 
     return wrap

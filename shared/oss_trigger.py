@@ -1,4 +1,4 @@
-"""OSS-triggered functions: event -> records -> one piece of logic per record.
+"""OSS-triggered functions: FC's OSS trigger event -> typed records -> one piece of logic per record.
 
 Like `shared.http.endpoint` for HTTP: correlation id, cold-start settings with the
 error kept and raised on every invocation (FC retries, the log says why), a JSON
@@ -8,21 +8,79 @@ cannot fix it).
 """
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import unquote
 
-from shared import oss_event
 from shared.errors import ConfigurationError
 from shared.log import logger, start_request
+from shared.settings import EnvSettings, load
 
 
-def oss_triggered(*, settings: Callable[[], Any]) -> Callable[[Callable[..., Any]], Callable[[Any, Any], dict]]:
-    """Make `fn(record, context) -> Outcome-like` an FC OSS-trigger handler."""
+@dataclass(frozen=True)
+class ObjectCreated:
+    """One object-created notification."""
+
+    event_name: str
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    region: str
+    event_time: str
+
+
+class InvalidOssEvent(ValueError):
+    """The event is not an OSS trigger event (nothing to retry: it never will be)."""
+
+
+def parse(event: bytes | str | dict) -> list[ObjectCreated]:
+    """Every record of an OSS trigger event (docs/protocols.md#function-compute-runtime); keys URL-decoded."""
+    if isinstance(event, (bytes, bytearray, str)):
+        try:
+            event = json.loads(event)
+        except ValueError:
+            raise InvalidOssEvent("event is not JSON") from None
+    records = event.get("events") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        raise InvalidOssEvent("event has no `events` list")
+    out = []
+    for i, rec in enumerate(records):
+        try:
+            oss: dict[str, Any] = rec["oss"]
+            obj = oss["object"]
+            out.append(ObjectCreated(
+                event_name=str(rec.get("eventName", "")),
+                bucket=str(oss["bucket"]["name"]),
+                key=unquote(str(obj["key"])),
+                size=int(obj.get("size") or 0),
+                etag=str(obj.get("eTag") or "").strip('"'),
+                region=str(rec.get("region", "")),
+                event_time=str(rec.get("eventTime", "")),
+            ))
+        except (KeyError, TypeError, ValueError):
+            raise InvalidOssEvent(f"events[{i}] is not an OSS object record") from None
+    return out
+
+
+def oss_triggered(*, settings: tuple[type[EnvSettings], ...], check: Callable[[], None] | None = None,
+                  ) -> Callable[[Callable[..., Any]], Callable[[Any, Any], dict]]:
+    """Make `fn(record, context) -> Outcome-like` an FC OSS-trigger handler.
+
+    `settings` declares every settings group the function needs, loaded once at cold
+    start (kept on the handler as `handler.settings_groups` for tools); `check` is any
+    further cold-start validation (it raises ConfigurationError).
+    """
 
     def wrap(fn: Callable[..., Any]) -> Callable[[Any, Any], dict]:
         config_error: ConfigurationError | None = None
         try:
-            settings()
+            for group in settings:
+                load(group)
+            if check is not None:
+                check()
         except ConfigurationError as exc:
             config_error = exc
             logger.error("cold start: configuration invalid", extra={"error": exc.message})
@@ -33,8 +91,8 @@ def oss_triggered(*, settings: Callable[[], Any]) -> Callable[[Callable[..., Any
             if config_error is not None:
                 raise config_error
             try:
-                records = oss_event.parse(event)
-            except oss_event.InvalidOssEvent as exc:
+                records = parse(event)
+            except InvalidOssEvent as exc:
                 logger.error("dropping malformed OSS event", extra={"reason": str(exc)})
                 return {"results": [], "error": str(exc)}
             results = []
@@ -54,6 +112,7 @@ def oss_triggered(*, settings: Callable[[], Any]) -> Callable[[Callable[..., Any
             return {"results": results}
 
         handler.config_error = config_error  # type: ignore[attr-defined]
+        handler.settings_groups = settings  # type: ignore[attr-defined]
         handler.__wrapped__ = fn  # type: ignore[attr-defined]
         return handler
 

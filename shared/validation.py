@@ -5,7 +5,7 @@ in an env var, a token in a body). We build messages from location and reason on
 """
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,3 +54,42 @@ def parse_body(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise BadRequest(describe(exc), error_code="InvalidParameter") from None
+
+
+class BoundUser:
+    """Field marker, `Annotated[str, BOUND_USER]`: this field names the calling user, so it
+    must equal the authorization token's subject (checked by `shared.http.endpoint`)."""
+
+    def __repr__(self) -> str:
+        return "BOUND_USER"
+
+
+BOUND_USER = BoundUser()
+
+
+class BindsUser(BaseModel):
+    """Base of every client request model. A subclass either marks exactly one required
+    field with `BOUND_USER`, or says `binds_no_user = True` (a request that names no
+    user); anything else fails when the class is defined. The user check therefore does
+    not depend on what the field is called, and a new model cannot skip it by accident."""
+
+    binds_no_user: ClassVar[bool] = False
+    bound_user_field: ClassVar[str | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        marked = [name for name, f in cls.model_fields.items() if any(isinstance(m, BoundUser) for m in f.metadata)]
+        if len(marked) > 1:
+            raise TypeError(f"{cls.__name__}: fields {', '.join(marked)} are all marked BOUND_USER; mark one")
+        if marked and not cls.model_fields[marked[0]].is_required():
+            raise TypeError(f"{cls.__name__}.{marked[0]}: a BOUND_USER field must be required")
+        if not marked and not cls.binds_no_user and cls.model_fields:
+            raise TypeError(f"{cls.__name__}: mark the field naming the user with BOUND_USER, "
+                            "or set binds_no_user = True")
+        cls.bound_user_field = marked[0] if marked else None
+
+    def bound_user(self) -> str | None:
+        """The value of the marked field (the user this request acts for), or None."""
+        name = type(self).bound_user_field
+        return None if name is None else str(getattr(self, name))

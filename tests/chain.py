@@ -89,12 +89,12 @@ def verified_requests(monkeypatch):
 def trigger(fn, key: str, ctx=None):
     """Invoke a triggered function with the OSS event of the stored object `key`."""
     from shared.clients import object_store
-    from shared import oss_event
+    from devkit.sandbox import oss_events
     from tests.support import Ctx
 
     store = object_store.get_store()
     info = store.head(key)
-    event = oss_event.build(store.bucket, key, size=info.size, etag=info.etag)
+    event = oss_events.build(store.bucket, key, size=info.size, etag=info.etag)
     return fn(json.dumps(event).encode(), ctx or Ctx(name="triggered"))
 
 

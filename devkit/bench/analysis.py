@@ -42,9 +42,7 @@ def _env(oss, sim) -> dict[str, str]:
 
 
 def _profile_copy(directory: Path, version: int) -> None:
-    from shared.analysis import dialog
     from shared.analysis import profile as profiles
-    from shared.analysis import results
 
     doc = json.loads((profiles.PROFILES_DIR / "default.json").read_text())
     (directory / "default.json").write_text(json.dumps({**doc, "version": version}))
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.archive import layout
     from shared.clients import ccai
     from shared.clients import object_store
-    from shared import oss_event
+    from devkit.sandbox import oss_events
     from shared.settings import reset_cache
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
@@ -96,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             key = layout.call_log_key("2025-01-01", inst)
             put = store.put(key, json.dumps({"instance_id": inst, "call_log": {**sample, "instanceid": inst}},
                                             ensure_ascii=False).encode())
-            event = json.dumps(oss_event.build(BUCKET, key, size=1, etag=put.etag)).encode()
+            event = json.dumps(oss_events.build(BUCKET, key, size=1, etag=put.etag)).encode()
             t0 = time.perf_counter()
             out = handler(event, ctx)
             ms = (time.perf_counter() - t0) * 1000

@@ -87,7 +87,7 @@ class Stand:
     def stop_event(self) -> bytes:
         """A fresh finished call: its agent_stop stored in the bucket, the OSS event for it."""
         from shared.archive import layout
-        from shared import oss_event
+        from devkit.sandbox import oss_events
         from shared.clients.object_store import ObjectStore
         from shared.settings import OssSettings, load
 
@@ -98,12 +98,12 @@ class Stand:
         key = layout.callback_key(instance, "agent_stop", stop["timestamp"], stop)
         store = ObjectStore(load(OssSettings, self.env))
         result = store.put(key, json.dumps(stop).encode())
-        return json.dumps(oss_event.build("bench-archive", key, size=1, etag=result.etag)).encode()
+        return json.dumps(oss_events.build("bench-archive", key, size=1, etag=result.etag)).encode()
 
     def call_log_event(self) -> bytes:
         """A fresh archived call under call-logs/, the OSS event for it (the analyser's input)."""
         from shared.archive import layout
-        from shared import oss_event
+        from devkit.sandbox import oss_events
         from shared.clients.object_store import ObjectStore
         from shared.settings import OssSettings, load
 
@@ -112,7 +112,7 @@ class Stand:
         key = layout.call_log_key(time.strftime("%Y-%m-%d", time.gmtime()), instance)
         store = ObjectStore(load(OssSettings, self.env))
         result = store.put(key, json.dumps({"instance_id": instance, "call_log": log}, ensure_ascii=False).encode())
-        return json.dumps(oss_event.build("bench-archive", key, size=1, etag=result.etag)).encode()
+        return json.dumps(oss_events.build("bench-archive", key, size=1, etag=result.etag)).encode()
 
 
 def events(stand: Stand) -> dict[str, Callable[[syaml.FunctionSpec], bytes]]:

@@ -30,7 +30,7 @@ def _expect(status: int, body: Any, want: int, code_field: str | None = None) ->
 
 def http_checks(base_url: str, jwt_secret: str | None) -> dict[str, Callable[[Any], tuple[bool, str]]]:
     """Per HTTP function: a request and what a healthy deployment answers."""
-    from shared.auth import mint_token
+    from devkit.tokens import mint_token
 
     token = mint_token("smoke_user", jwt_secret, 300) if jwt_secret else None
     auth = {"Authorization": f"Bearer {token}"} if token else {}
@@ -66,7 +66,7 @@ def invoke_triggered(spec: syaml.FunctionSpec, bucket: str, region: str) -> tupl
     from alibabacloud_fc20230330.client import Client
     from alibabacloud_tea_openapi import models as api_models
 
-    from shared import oss_event
+    from devkit.sandbox import oss_events
 
     account = os.environ["ACCOUNT_ID"]
     client = Client(api_models.Config(access_key_id=os.environ["ALIBABA_CLOUD_ACCESS_KEY_ID"],
@@ -74,7 +74,7 @@ def invoke_triggered(spec: syaml.FunctionSpec, bucket: str, region: str) -> tupl
                                       endpoint=f"{account}.{region}.fc.aliyuncs.com"))
     trig = spec.oss_triggers[0]
     key = f"{trig.prefix}dt=2000-01-01/smoke/smoke-not-a-real-object{trig.suffix}"
-    event = json.dumps(oss_event.build(bucket, key, size=0, etag="0" * 32, region=region)).encode()
+    event = json.dumps(oss_events.build(bucket, key, size=0, etag="0" * 32, region=region)).encode()
     resp = client.invoke_function_with_options(
         spec.function_name, fc_models.InvokeFunctionRequest(body=event),
         fc_models.InvokeFunctionHeaders(x_fc_invocation_type="Sync", x_fc_log_type="None"),

@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from shared.clients import object_store as s3
+from shared.clients import sigv4 as s3
 
 MAX_BODY = 64 * 1024 * 1024
 MAX_CLOCK_SKEW = 15 * 60

@@ -243,9 +243,9 @@ class DevStack:
         return self
 
     def _listen(self, fn: Any) -> None:
-        from shared.clients import object_store
+        from devkit.sandbox.observed_store import observe_process_store
 
-        object_store.add_write_listener(fn)
+        observe_process_store([fn])
         self._listeners.append(fn)
 
     def _tell_ice(self, bucket: str, key: str, result: Any, size: int) -> None:
@@ -304,10 +304,13 @@ class DevStack:
         return 404, {"code": 404, "message": f"unknown sandbox endpoint {path[:100]}"}
 
     def stop(self) -> None:
+        from devkit.sandbox.observed_store import ObservedStore
         from shared.clients import object_store
 
-        for fn in self._listeners:
-            object_store.remove_write_listener(fn)
+        store = object_store.get_store() if self._listeners else None
+        if isinstance(store, ObservedStore):
+            for fn in self._listeners:
+                store.remove_listener(fn)
         self._listeners.clear()
         if self.server is not None:
             self.server.shutdown()

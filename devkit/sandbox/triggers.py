@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from shared import oss_event
+from devkit.sandbox import oss_events
+from shared import oss_trigger
 
 PUT_EVENT = "oss:ObjectCreated:PutObject"
 DEFAULT_RETRIES = 3
@@ -80,7 +81,7 @@ class TriggerDispatcher:
     def on_write(self, bucket: str, key: str, result: Any, size: int) -> None:
         """`shared.clients.object_store` write listener."""
         for name in self.subscribers(key):
-            event = json.dumps(oss_event.build(bucket, key, size=size, etag=result.etag, region=self.region)).encode()
+            event = json.dumps(oss_events.build(bucket, key, size=size, etag=result.etag, region=self.region)).encode()
             self._push(name, event, 0, 0.0)
             if self.duplicate_rate and self._rng.random() < self.duplicate_rate:
                 with self._cond:
@@ -121,7 +122,7 @@ class TriggerDispatcher:
             if job.attempt < max_retries:
                 self._push(job.function, job.event, job.attempt + 1, self.retry_delay * (2 ** job.attempt))
             else:
-                key = oss_event.parse(job.event)[0].key
+                key = oss_trigger.parse(job.event)[0].key
                 with self._cond:
                     self.stats.exhausted.append((job.function, key))
                 if self.on_exhausted:

@@ -1,12 +1,15 @@
-"""POST /api/v2/aiagent/generateAIAgentCall: start an agent call for a client (SPEC 3.4)."""
+"""POST /api/v2/aiagent/generateAIAgentCall: start an agent call for a client (docs/protocols.md#client-api)."""
 from shared.api import answers
-from shared.clients import ice
 from shared.api.models import GenerateAIAgentCallRequest
 from shared.auth import authorize_client
+from shared.clients import ice
 from shared.http import endpoint
+from shared.settings import CloudCredentials, CoreSettings, IceSettings
+
+SETTINGS = (CloudCredentials, IceSettings, CoreSettings)
 
 
-@endpoint(authorize=authorize_client, body=GenerateAIAgentCallRequest, settings=ice.load_settings)
+@endpoint(authorize=authorize_client, body=GenerateAIAgentCallRequest, settings=SETTINGS)
 def handler(req: GenerateAIAgentCallRequest, principal, request) -> dict:
     answer = ice.get_client().generate_ai_agent_call(
         ai_agent_id=req.ai_agent_id, user_id=req.user_id, expire=req.expire,

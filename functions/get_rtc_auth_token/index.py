@@ -1,4 +1,4 @@
-"""POST /api/v2/aiagent/getRtcAuthToken: an ARTC token for the caller (SPEC 3.1)."""
+"""POST /api/v2/aiagent/getRtcAuthToken: an ARTC token for the caller (docs/protocols.md#client-api)."""
 import time
 
 from shared.api import rtc_token
@@ -7,13 +7,10 @@ from shared.auth import authorize_client
 from shared.http import endpoint
 from shared.settings import CoreSettings, RtcSettings, load
 
-
-def _settings():
-    load(RtcSettings)
-    return load(CoreSettings)
+SETTINGS = (RtcSettings, CoreSettings)
 
 
-@endpoint(authorize=authorize_client, body=GetRtcAuthTokenRequest, settings=_settings)
+@endpoint(authorize=authorize_client, body=GetRtcAuthTokenRequest, settings=SETTINGS)
 def handler(req: GetRtcAuthTokenRequest, principal, request) -> dict:
     rtc = load(RtcSettings)
     channel_id = req.channel_id or rtc_token.new_channel_id()

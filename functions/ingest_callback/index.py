@@ -1,16 +1,13 @@
-"""POST /api/v2/aiagent/callback: ICE agent callbacks, durable in OSS before the 200 (SPEC 5)."""
+"""POST /api/v2/aiagent/callback: ICE agent callbacks, durable in OSS before the 200 (docs/protocols.md#ice-callbacks)."""
 from shared.archive import callbacks
 from shared.clients import object_store
 from shared.http import endpoint
-from shared.settings import CallbackSettings, OssSettings, load
+from shared.settings import CallbackSettings, OssSettings
+
+SETTINGS = (OssSettings, CallbackSettings)
 
 
-def _settings():
-    load(OssSettings)
-    return load(CallbackSettings)
-
-
-@endpoint(authorize=callbacks.authorize_callback, body=callbacks.CallbackEnvelope, settings=_settings)
+@endpoint(authorize=callbacks.authorize_callback, body=callbacks.CallbackEnvelope, settings=SETTINGS)
 def handler(event: callbacks.CallbackEnvelope, principal, request) -> dict:
     # StorageError (503) propagates: ICE retries a non-200, so nothing accepted is lost.
     key, created = callbacks.store_event(object_store.get_store(), request.body, event, request.json())

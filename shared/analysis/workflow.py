@@ -24,9 +24,11 @@ from shared.archive import layout
 from shared.clients.ccai import CcaiFailure
 from shared.archive.dead_letters import RetryLater, bump_attempts, dead_letter, utcnow
 from shared.log import logger
+from shared.ports import CcaiApi, Store
+from shared.settings import CcaiSettings
 from shared.clients.object_store import ObjectNotFound
 
-STAGE = "analyze"
+STEP = "analyze"
 SCHEMA = "aicall.analysis/1"
 
 
@@ -58,7 +60,7 @@ def _dialog(doc: Any) -> Any:
     return None
 
 
-def analyze_call(store: Any, client: Any, settings: Any, source_key: str, *, profile: profiles.Profile,
+def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_key: str, *, profile: profiles.Profile,
                  source_etag: str | None = None, deadline: float | None = None) -> Outcome:
     """Analyse the archived call at `source_key` with `profile` (see the module doc)."""
     started, t0 = utcnow(), time.perf_counter()
@@ -84,7 +86,7 @@ def analyze_call(store: Any, client: Any, settings: Any, source_key: str, *, pro
         doc = None
     turns = _dialog(doc)
     if turns is None:
-        key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key,
+        key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key,
                           "the archived call log is not JSON with a dialog list", "CallLogInvalid")
         return Outcome("dead_letter", key, "call log invalid")
     items = dialog.sentences(d for d in turns if isinstance(d, dict))
@@ -135,16 +137,16 @@ def analyze_call(store: Any, client: Any, settings: Any, source_key: str, *, pro
     return Outcome(out["status"], target, requests=len(answers))
 
 
-def _failed(store: Any, settings: Any, ref: Any, source_key: str, exc: CcaiFailure,
+def _failed(store: Store, settings: CcaiSettings, ref: layout.CallLogKey, source_key: str, exc: CcaiFailure,
             profile: profiles.Profile) -> Outcome:
     extra = {"profile": profile.provenance(), "ccai_request_id": exc.request_id, "http_status": exc.status}
     if not exc.retryable:
-        key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key, exc.message, exc.code,
+        key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key, exc.message, exc.code,
                           exc.attempts, extra)
         return Outcome("dead_letter", key, exc.message)
-    count = bump_attempts(store, STAGE, ref.instance_id)
+    count = bump_attempts(store, STEP, ref.instance_id)
     if count >= settings.ANALYSIS_MAX_ATTEMPTS:
-        key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key,
+        key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key,
                           f"gave up after {count} attempts: {exc.message}", exc.code, count, extra)
         return Outcome("dead_letter", key, exc.message)
     logger.warning("analysis not done; retry later", extra={"instance_id": ref.instance_id, "attempt": count,

@@ -1,31 +1,38 @@
-"""Request models of the client-facing HTTP API: the API's documentation.
+"""Request models of the client-facing HTTP API: the API's documentation
+(docs/protocols.md#client-api).
 
 Strict types: a number where a string is expected is a 400 naming the field.
 Unknown fields are ignored (client kits send extras such as `session_id`).
+Every model marks the field naming its user with `BOUND_USER`: `shared.http.endpoint`
+then requires it to be the token's subject, whatever the field is called.
 """
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
-# SPEC 3: ids a client supplies. user_id rule of the foundation issue: A-Za-z0-9_-, <= 64.
+from shared.validation import BOUND_USER, BindsUser
+
+# Ids a client supplies: user ids are A-Za-z0-9_-, at most 64 characters.
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ChannelId = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
-class ApiRequest(BaseModel):
+class ApiRequest(BindsUser):
+    """Base of the client API's request models (strict, frozen, extra fields ignored)."""
+
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True, hide_input_in_errors=True)
 
 
 class GetRtcAuthTokenRequest(ApiRequest):
     """POST /api/v2/aiagent/getRtcAuthToken."""
 
-    user_id: UserId
+    user_id: Annotated[UserId, BOUND_USER]
     channel_id: ChannelId | None = None
 
 
-# SPEC 3.2: chat user ids are stricter (no '-').
+# Interactive-message user ids are stricter (no '-'), as ICE requires.
 ChatUserId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")]
 ResourceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 Region = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")]
@@ -35,7 +42,7 @@ class GenerateMessageChatTokenRequest(ApiRequest):
     """POST /api/v2/aiagent/generateMessageChatToken."""
 
     ai_agent_id: ResourceId
-    user_id: ChatUserId
+    user_id: Annotated[ChatUserId, BOUND_USER]
     role: Annotated[str, StringConstraints(max_length=32, pattern=r"^[A-Za-z0-9_-]*$")] | None = None
     expire: Annotated[int, Field(ge=60, le=86400)] | None = None
     region: Region | None = None
@@ -44,7 +51,7 @@ class GenerateMessageChatTokenRequest(ApiRequest):
 class DescribeAIAgentInstanceRequest(ApiRequest):
     """POST /api/v2/aiagent/describeAIAgentInstance."""
 
-    user_id: UserId
+    user_id: Annotated[UserId, BOUND_USER]
     ai_agent_instance_id: ResourceId
     region: Region | None = None
 
@@ -53,7 +60,7 @@ class GenerateAIAgentCallRequest(ApiRequest):
     """POST /api/v2/aiagent/generateAIAgentCall. Configs may be objects or JSON strings."""
 
     ai_agent_id: ResourceId
-    user_id: UserId
+    user_id: Annotated[UserId, BOUND_USER]
     expire: Annotated[int, Field(ge=60, le=86400)] | None = None
     user_data: Annotated[str, StringConstraints(max_length=8192)] | dict | None = None
     session_id: Annotated[str, StringConstraints(max_length=128)] | None = None

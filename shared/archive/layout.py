@@ -7,8 +7,8 @@ date partitions, dates in UTC)::
     callbacks/dt=YYYY-MM-DD/<instanceId>/<eventtime>-<digest>-<event>.json   raw ICE callbacks
     call-logs/dt=YYYY-MM-DD/<instanceId>.json                               archived call logs
     analyses/dt=YYYY-MM-DD/<instanceId>/<profile>.json                      analysis results
-    failed/<stage>/dt=YYYY-MM-DD/<instanceId>-<digest>.json                 dead letters
-    failed/<stage>/attempts/<instanceId>.json                               retry counters
+    failed/<step>/dt=YYYY-MM-DD/<instanceId>-<digest>.json                 dead letters
+    failed/<step>/attempts/<instanceId>.json                               retry counters
     recordings/...                                                          ICE audio; never triggers
 
 `<eventtime>` is the event's timestamp in UTC compact form (`20231001T120000Z`, or
@@ -77,7 +77,7 @@ WRITES: dict[str, tuple[str, ...]] = {
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _PROFILE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _EVENT = re.compile(r"[a-z0-9_]{1,64}")
-_STAGE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_STEP = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _DIGEST = re.compile(r"[0-9a-f]{8,64}")
 _DT = re.compile(r"\d{4}-\d{2}-\d{2}")
 # ISO-8601 / RFC 3339 date-time with a mandatory UTC offset ("Z" or +hh:mm / +hhmm).
@@ -102,11 +102,11 @@ def check_profile_name(profile: str) -> str:
     return profile
 
 
-def validate_stage(stage: str) -> str:
-    """`stage` (a dead-letter stage such as `archive`) if well formed, else ValueError."""
-    if not isinstance(stage, str) or not _STAGE.fullmatch(stage):
-        raise ValueError("stage must be 1-32 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")
-    return stage
+def check_step(step: str) -> str:
+    """`step` (a step of the chain such as `archive`) if well formed, else ValueError."""
+    if not isinstance(step, str) or not _STEP.fullmatch(step):
+        raise ValueError("step must be 1-32 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")
+    return step
 
 
 def validate_dt(dt: str | date) -> str:
@@ -186,7 +186,7 @@ def content_digest(obj: Any) -> str:
 def date_prefix(prefix: str, day: str | date) -> str:
     """`<prefix>dt=YYYY-MM-DD/`: everything under `prefix` for one UTC day (for listings).
 
-    `prefix` is one of CALLBACKS, CALL_LOGS, ANALYSES, or `FAILED + "<stage>/"`.
+    `prefix` is one of CALLBACKS, CALL_LOGS, ANALYSES, or `FAILED + "<step>/"`.
     """
     if not isinstance(prefix, str) or not prefix.endswith("/") or not prefix.startswith(ALL_PREFIXES):
         raise ValueError(f"prefix must be one of the archive prefixes ending in '/', got {prefix!r}")
@@ -234,21 +234,21 @@ def analysis_key(dt: str | date, instance_id: str, profile: str) -> str:
             f"{check_profile_name(profile)}{JSON_SUFFIX}")
 
 
-def failed_key(stage: str, dt: str | date, instance_id: str, digest: str) -> str:
-    """`failed/<stage>/dt=<dt>/<instanceId>-<digest>.json`: one dead letter.
+def failed_key(step: str, dt: str | date, instance_id: str, digest: str) -> str:
+    """`failed/<step>/dt=<dt>/<instanceId>-<digest>.json`: one dead letter.
 
     `digest` is a `content_digest` of what failed (so the same failure is recorded once).
     """
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise ValueError("digest must be 8-64 lowercase hex characters (see content_digest)")
-    partition = date_prefix(f"{FAILED}{validate_stage(stage)}/", dt)
+    partition = date_prefix(f"{FAILED}{check_step(step)}/", dt)
     return f"{partition}{validate_instance_id(instance_id)}-{digest}{JSON_SUFFIX}"
 
 
-def attempts_key(stage: str, instance_id: str) -> str:
-    """`failed/<stage>/attempts/<instanceId>.json`: how often `stage` was tried for a call
-    (kept under failed/, which the stage's function already writes and nothing triggers on)."""
-    return f"{FAILED}{validate_stage(stage)}/attempts/{validate_instance_id(instance_id)}{JSON_SUFFIX}"
+def attempts_key(step: str, instance_id: str) -> str:
+    """`failed/<step>/attempts/<instanceId>.json`: how often `step` was tried for a call
+    (kept under failed/, which the step's function already writes and nothing triggers on)."""
+    return f"{FAILED}{check_step(step)}/attempts/{validate_instance_id(instance_id)}{JSON_SUFFIX}"
 
 
 # --- parsers ------------------------------------------------------------------------
@@ -295,7 +295,7 @@ class FailedKey:
     """A parsed `failed/` dead-letter key."""
 
     key: str
-    stage: str
+    step: str
     dt: str
     instance_id: str
     digest: str
@@ -359,8 +359,8 @@ def parse_failed_key(key: str) -> FailedKey:
     m = _FAILED_KEY.fullmatch(key) if isinstance(key, str) else None
     if not m:
         raise ValueError(f"not a dead-letter key: {str(key)[:200]!r}")
-    stage, dt, instance_id, digest = m.groups()
-    return FailedKey(key, stage, _real_dt(dt, key), instance_id, digest)
+    step, dt, instance_id, digest = m.groups()
+    return FailedKey(key, step, _real_dt(dt, key), instance_id, digest)
 
 
 def dt_of(key: str) -> str:

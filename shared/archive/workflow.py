@@ -19,8 +19,10 @@ from shared.clients import safe_fetch
 from shared.archive.dead_letters import RetryLater, bump_attempts, dead_letter, utcnow
 from shared.errors import AppError, StorageError
 from shared.log import logger
+from shared.ports import IceApi, Store
+from shared.settings import ArchiveSettings
 
-STAGE = "archive"
+STEP = "archive"
 RECORDING_EVENTS = ("audio_record", "full_audio_record")
 
 
@@ -41,7 +43,7 @@ def _loads_maybe(value: Any) -> Any:
     return value
 
 
-def recordings_index(store: Any, dt: str, instance_id: str) -> list[dict[str, Any]]:
+def recordings_index(store: Store, dt: str, instance_id: str) -> list[dict[str, Any]]:
     """Recording references from the call's audio_record / full_audio_record callbacks.
 
     A call may cross midnight, so the stop event's day and the day before are read.
@@ -81,9 +83,9 @@ def recordings_index(store: Any, dt: str, instance_id: str) -> list[dict[str, An
 
 
 def archive_call(
-    store: Any,
-    ice_client: Any,
-    settings: Any,
+    store: Store,
+    ice_client: IceApi,
+    settings: ArchiveSettings,
     source_key: str,
     *,
     validate: Callable[[Any], Any],
@@ -113,16 +115,16 @@ def archive_call(
                     timeout=settings.CALL_LOG_TIMEOUT_SECONDS, allow_insecure=settings.CALL_LOG_ALLOW_INSECURE)
         call_log = validate(raw)
     except safe_fetch.Refused as exc:
-        key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key, str(exc), "CallLogRefused")
+        key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key, str(exc), "CallLogRefused")
         return Outcome("dead_letter", key, str(exc))
     except StorageError:
         raise  # the store is down: nothing can be recorded; FC retries
     except (RetryLater, safe_fetch.FetchFailed, AppError) as exc:
         reason = exc.message if isinstance(exc, AppError) else str(exc)
         code = exc.error_code if isinstance(exc, AppError) else type(exc).__name__
-        attempts = bump_attempts(store, STAGE, ref.instance_id)
+        attempts = bump_attempts(store, STEP, ref.instance_id)
         if attempts >= settings.ARCHIVE_MAX_ATTEMPTS:
-            key = dead_letter(store, STAGE, ref.dt, ref.instance_id, source_key, reason, code, attempts)
+            key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key, reason, code, attempts)
             return Outcome("dead_letter", key, reason)
         logger.warning("archive not done; retry later", extra={"instance_id": ref.instance_id, "reason": reason,
                                                               "attempt": attempts})

@@ -244,12 +244,6 @@ class CcaiClient:
 _client: CcaiClient | None = None
 
 
-def load_settings() -> CcaiSettings:
-    """CCAI settings and credentials, parsed (and validated) once."""
-    load(CloudCredentials)
-    return load(CcaiSettings)
-
-
 def get_client() -> CcaiClient:
     """The process-wide client (settings and credentials parsed once, one connection pool)."""
     global _client

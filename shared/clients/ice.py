@@ -128,18 +128,6 @@ class IceClient:
             "SessionId": session_id, "AgentConfig": agent_config, "TemplateConfig": template_config,
         }, region=region)
 
-    def set_notify_config(self, *, ai_agent_id: str, callback_url: str, token: str | None = None,
-                          event_types: str | None = None, audio_oss_path: str | None = None,
-                          enable_notify: bool = True, enable_audio_recording: bool | None = None,
-                          region: str | None = None) -> dict[str, Any]:
-        return self.call("SetNotifyConfig", {
-            "AIAgentId": ai_agent_id, "EnableNotify": enable_notify, "CallbackUrl": callback_url, "Token": token,
-            "EventTypes": event_types, "AudioOssPath": audio_oss_path, "EnableAudioRecording": enable_audio_recording,
-        }, region=region)
-
-    def describe_notify_config(self, *, ai_agent_id: str, region: str | None = None) -> dict[str, Any]:
-        return self.call("DescribeNotifyConfig", {"AIAgentId": ai_agent_id}, region=region)
-
 
 _client: IceClient | None = None
 
@@ -156,17 +144,3 @@ def reset_client() -> None:
     """Forget the cached client (tests and the sandbox change settings)."""
     global _client
     _client = None
-
-
-def load_ice_settings() -> IceSettings:
-    """ICE settings and credentials, parsed (and validated) once."""
-    load(CloudCredentials)
-    return load(IceSettings)
-
-
-def load_settings():
-    """Cold-start settings of an ICE-backed HTTP function: ICE, credentials, then core."""
-    from shared.settings import CoreSettings
-
-    load_ice_settings()
-    return load(CoreSettings)

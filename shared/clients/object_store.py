@@ -33,25 +33,34 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
-from urllib.parse import quote, unquote_plus, urlsplit
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from urllib.parse import unquote_plus, urlsplit
 
-from shared.errors import ConfigurationError, StorageError
 from shared.clients.retry import backoff, cut_off_at
+from shared.clients.sigv4 import (
+    ALGORITHM,
+    EMPTY_SHA256,
+    SERVICE,
+    amz_date,
+    canonical_query,
+    canonical_request,
+    signature,
+    signing_key,
+    string_to_sign,
+    uri_encode,
+)
+from shared.errors import ConfigurationError, StorageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
+    from shared.ports import Store
     from shared.settings import OssSettings
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-SERVICE = "s3"
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MAX_KEY_BYTES = 1024
 DEFAULT_MAX_RETRIES = 2
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 507, 509})
@@ -95,85 +104,7 @@ class ObjectNotFound(KeyError):
         return f"no such object: {self.key[:300]!r}"
 
 
-WriteListener = Callable[[str, str, PutResult, int], None]
-_listeners: list[WriteListener] = []
-_listeners_lock = threading.Lock()
-
-
-def add_write_listener(fn: WriteListener) -> None:
-    """Call `fn(bucket, key, result, size)` after every put that wrote an object (not when
-    `if_absent` skipped it). Development only: the sandbox emulates OSS triggers with it."""
-    with _listeners_lock:
-        _listeners.append(fn)
-
-
-def remove_write_listener(fn: WriteListener) -> None:
-    """Stop calling `fn` (no error if it was not registered)."""
-    with _listeners_lock:
-        try:
-            _listeners.remove(fn)
-        except ValueError:
-            pass
-
-
-def _notify(bucket: str, result: PutResult, size: int) -> None:
-    with _listeners_lock:
-        listeners = list(_listeners)
-    for fn in listeners:
-        try:
-            fn(bucket, result.key, result, size)
-        except Exception:  # a listener (sandbox tooling) must never fail the write itself
-            from shared.log import logger
-
-            logger.exception("object store write listener failed", extra={"key": result.key})
-
-
-# --- Signature V4 -------------------------------------------------------------------
-
-def uri_encode(value: str, *, keep_slash: bool) -> str:
-    """RFC 3986 percent-encoding of UTF-8 (unreserved A-Z a-z 0-9 - _ . ~ kept; `/` kept
-    when `keep_slash`), the form SigV4 canonicalises paths and query parameters to."""
-    return quote(value, safe="/-_.~" if keep_slash else "-_.~")
-
-
-def canonical_query(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
-    """`k=v` pairs, both percent-encoded, sorted by encoded key then value, joined by `&`."""
-    items = params.items() if isinstance(params, Mapping) else params
-    pairs = sorted((uri_encode(str(k), keep_slash=False), uri_encode(str(v), keep_slash=False)) for k, v in items)
-    return "&".join(f"{k}={v}" for k, v in pairs)
-
-
-def canonical_request(method: str, path: str, query: str, headers: Mapping[str, str], signed: Iterable[str],
-                      payload_hash: str) -> str:
-    """The SigV4 canonical request. `path` and `query` are already canonical (encoded);
-    `headers` maps lower-case names to values; `signed` names the headers to sign."""
-    names = sorted(signed)
-    canon = "".join(f"{n}:{' '.join(str(headers[n]).split())}\n" for n in names)
-    return "\n".join([method.upper(), path, query, canon, ";".join(names), payload_hash])
-
-
-def signing_key(secret: str, datestamp: str, region: str, service: str = SERVICE) -> bytes:
-    """HMAC chain `AWS4<secret>` -> date -> region -> service -> `aws4_request`."""
-    k = hmac.new(f"AWS4{secret}".encode("utf-8"), datestamp.encode(), hashlib.sha256).digest()
-    for part in (region, service, "aws4_request"):
-        k = hmac.new(k, part.encode("utf-8"), hashlib.sha256).digest()
-    return k
-
-
-def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
-    """`AWS4-HMAC-SHA256 \\n <amz date> \\n <scope> \\n hex(sha256(canonical request))`."""
-    return "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
-
-
-def signature(key: bytes, to_sign: str) -> str:
-    """hex(HMAC-SHA256(signing key, string to sign))."""
-    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def amz_date(epoch: float | None = None) -> str:
-    """`x-amz-date`: UTC `YYYYMMDDTHHMMSSZ`."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if epoch is None else epoch))
-
+# --- keys -------------------------------------------------------------------------
 
 def encode_key(key: str) -> str:
     """An object key as it appears in the request path: UTF-8 percent-encoded, `/` kept."""
@@ -441,19 +372,14 @@ class ObjectStore:
         response, ambiguous = self._request("PUT", key, body=data, headers=headers, op="put")
         status = response.status_code
         if 200 <= status < 300:
-            result = PutResult(key, _etag(response.headers.get("etag")) or md5.hexdigest(), True)
-            _notify(self.bucket, result, len(data))
-            return result
+            return PutResult(key, _etag(response.headers.get("etag")) or md5.hexdigest(), True)
         if if_absent and (status == 412 or (status == 409 and _xml_fields(response.content).get("Code")
                                             in ("FileAlreadyExists", "ObjectAlreadyExists", None))):
             existing = self.head(key)
             etag = existing.etag if existing else ""
             # A retried put whose first attempt did reach the server finds its own object.
             created = ambiguous and existing is not None and etag.lower() == md5.hexdigest()
-            result = PutResult(key, etag, created)
-            if created:
-                _notify(self.bucket, result, len(data))
-            return result
+            return PutResult(key, etag, created)
         raise self._refused(response, f"put of {key[:200]!r}")
 
     def get(self, key: str) -> tuple[bytes, ObjectInfo]:
@@ -534,11 +460,11 @@ class ObjectStore:
         return f"ObjectStore(bucket={self.bucket!r}, endpoint={self.endpoint!r}, dialect={self.dialect!r})"
 
 
-_store: ObjectStore | None = None
+_store: Store | None = None
 _store_lock = threading.Lock()
 
 
-def get_store() -> ObjectStore:
+def get_store() -> Store:
     """The process-wide store from `load(OssSettings)` (one connection pool per warm instance)."""
     global _store
     store = _store
@@ -551,6 +477,14 @@ def get_store() -> ObjectStore:
             settings = load(OssSettings)
             _store = ObjectStore(settings, max_elapsed=settings.OSS_MAX_ELAPSED_SECONDS)
         return _store
+
+
+def use_store(store: Store) -> None:
+    """Make `store` the process-wide store until `reset_store()`: the sandbox's observed
+    wrapper, or a test's fake. Production code never calls this."""
+    global _store
+    with _store_lock:
+        _store = store
 
 
 def reset_store() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from devkit.defaults import DEV_TOKEN
 from shared.api import rtc_token
-from shared.auth import mint_token
+from devkit.tokens import mint_token
 from tests.support import SandboxProcess
 
 pytestmark = pytest.mark.e2e

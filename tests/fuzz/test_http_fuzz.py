@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from shared.archive import layout
 from shared.clients import object_store
-from shared.auth import mint_token
+from devkit.tokens import mint_token
 from tests.chain import AK, CALLBACK_TOKEN, SK, chain_env, ice_sim  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import load_function, sample

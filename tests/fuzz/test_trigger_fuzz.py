@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.clients import object_store
-from shared import oss_event
+from devkit.sandbox import oss_events
 from tests.chain import analysis_env, ccai_sim, chain_env, ice_sim  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import Ctx, load_function
@@ -29,7 +29,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
 events = st.one_of(
     st.binary(max_size=200),
     json_values.map(lambda v: json.dumps(v).encode()),
-    st.builds(lambda k, size, etag: json.dumps(oss_event.build("fuzz-bucket", k, size=size, etag=etag)).encode(),
+    st.builds(lambda k, size, etag: json.dumps(oss_events.build("fuzz-bucket", k, size=size, etag=etag)).encode(),
               keys, st.integers(0, 10**9), st.text(max_size=40)),
     st.dictionaries(st.sampled_from(["events", "oss", "eventName"]), json_values, max_size=3).map(
         lambda d: json.dumps(d).encode()),

@@ -4,9 +4,11 @@ import json
 
 import pytest
 
+from devkit.sandbox.observed_store import observe_process_store
+
 from shared.archive import layout
 from shared.clients import object_store
-from shared import oss_event
+
 from tests.chain import call_events, chain_env, ice_sim, raw, trigger  # noqa: F401
 from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import Ctx, call, http_event, load_function, sample
@@ -119,7 +121,7 @@ def test_only_stop_events_are_archived_and_only_call_logs_written(functions, ice
     deliver(ingest, call_events("inst-only"))
     ice_sim.add_instance("inst-only", call_log={**CALL_LOG, "instanceid": "inst-only"})
     written = []
-    object_store.add_write_listener(lambda b, k, r, s: written.append(k))
+    observe_process_store([lambda b, k, r, s: written.append(k)])
     try:
         start_key = next(o.key for o in object_store.get_store().list(layout.CALLBACKS)
                          if "inst-only" in o.key and o.key.endswith("agent_start.json"))
@@ -128,7 +130,7 @@ def test_only_stop_events_are_archived_and_only_call_logs_written(functions, ice
                         if "inst-only" in o.key and o.key.endswith("agent_stop.json"))
         trigger(archive, stop_key)
     finally:
-        object_store.remove_write_listener(written.append)
+        object_store.reset_store()
     analyzed = [k for k in written if k.startswith(layout.TRIGGERS["analyze_conversation"][0])]
     assert analyzed == [layout.call_log_key("2025-08-14", "inst-only")]
 

@@ -10,8 +10,8 @@ import pytest
 
 from devkit import syaml
 from devkit.ops import build
-from shared import oss_event
-from shared.auth import mint_token
+from devkit.sandbox import oss_events
+from devkit.tokens import mint_token
 from tests.chain import AK, CALLBACK_TOKEN, SK, call_events, ice_sim  # noqa: F401
 from tests.oss_server import moto_oss  # noqa: F401
 from tests.support import http_event
@@ -93,7 +93,7 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
             assert result["statusCode"] == want, (key, result)
         else:  # triggered: an object it must skip proves import + settings + event parsing
             trig = spec.oss_triggers[0]
-            event = json.dumps(oss_event.build(moto_oss.bucket, f"{trig.prefix}x/y/not-a-match{trig.suffix}x",
+            event = json.dumps(oss_events.build(moto_oss.bucket, f"{trig.prefix}x/y/not-a-match{trig.suffix}x",
                                                size=1, etag="e")).encode()
             result = run_artifact(out / key, event, env, tmp_path)
             assert "results" in result, (key, result)

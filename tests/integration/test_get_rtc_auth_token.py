@@ -8,7 +8,7 @@ import time
 import pytest
 
 from shared.api import rtc_token
-from shared.auth import mint_token
+from devkit.tokens import mint_token
 from tests.support import call, http_event, load_function
 
 SECRET = "j" * 48

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from shared.clients import ice
-from shared.auth import mint_token
+from devkit.tokens import mint_token
 from tests.support import call, http_event, load_function, sample
 
 AK, SK = "ice-fn-ak", "ice-fn-sk-0123456789"

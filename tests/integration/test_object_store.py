@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
+from devkit.sandbox.observed_store import ObservedStore
+
 from devkit.sandbox.local_oss import LocalOssServer
 from shared.clients import object_store
 from shared.errors import StorageError
@@ -153,7 +155,8 @@ def test_list_paginates_in_key_order_with_start_after(store):
         list(store.list(store.test_prefix, page_size=0))
 
 
-def test_write_listeners_see_each_real_write_once(store):
+def test_observed_store_reports_each_real_write_once(store):
+    # The sandbox emulates OSS triggers by wrapping the shipped store (devkit), not by a hook in it.
     seen = []
 
     def listener(bucket, key, result, size):
@@ -162,20 +165,31 @@ def test_write_listeners_see_each_real_write_once(store):
     def broken(*args):
         raise RuntimeError("listener bug")
 
-    object_store.add_write_listener(listener)
-    object_store.add_write_listener(broken)
-    try:
-        k1, k2 = store.test_prefix + "l1.json", store.test_prefix + "l2.json"
-        store.put(k1, b"abc", if_absent=True)
-        store.put(k1, b"abc", if_absent=True)  # skipped: no event
-        store.put(k2, b"defg")
-        store.put(k2, b"defg")  # a plain overwrite is a write (OSS fires a trigger too)
-    finally:
-        object_store.remove_write_listener(listener)
-        object_store.remove_write_listener(broken)
-    store.put(store.test_prefix + "l3.json", b"x")  # after removal: not seen
+    observed = ObservedStore(store, [listener, broken])
+    k1, k2 = store.test_prefix + "l1.json", store.test_prefix + "l2.json"
+    observed.put(k1, b"abc", if_absent=True)
+    observed.put(k1, b"abc", if_absent=True)  # skipped: no event
+    observed.put(k2, b"defg")
+    observed.put(k2, b"defg")  # a plain overwrite is a write (OSS fires a trigger too)
+    observed.remove_listener(listener)
+    observed.put(store.test_prefix + "l3.json", b"x")  # after removal: not seen
     assert seen == [(store.bucket, k1, True, 3), (store.bucket, k2, True, 4), (store.bucket, k2, True, 4)]
-    object_store.remove_write_listener(listener)  # removing twice is harmless
+    observed.remove_listener(listener)  # removing twice is harmless
+    assert observed.get(k2)[0] == b"defg" and observed.head(k1).size == 3
+    assert [o.key for o in observed.list(store.test_prefix + "l")] == [k1, k2, store.test_prefix + "l3.json"]
+
+
+def test_observed_store_becomes_the_process_store(store):
+    from devkit.sandbox.observed_store import observe_process_store
+
+    object_store.use_store(store)
+    seen = []
+    observed = observe_process_store([lambda b, k, r, n: seen.append(k)])
+    assert object_store.get_store() is observed and observe_process_store() is observed  # wraps once
+    object_store.get_store().put(store.test_prefix + "p.json", b"{}")
+    assert seen == [store.test_prefix + "p.json"]
+    object_store.reset_store()
+    assert not isinstance(object_store.get_store(), ObservedStore)
 
 
 def test_keys_that_http_would_rewrite_are_refused(store):
@@ -324,11 +338,8 @@ def test_retried_put_that_already_landed_counts_as_created():
     rec = Recorder(httpx.ReadTimeout("slow"), httpx.Response(412),
                    httpx.Response(200, headers={"ETag": f'"{md5}"', "Content-Length": str(len(data))}))
     seen = []
-    object_store.add_write_listener(lambda b, k, r, n: seen.append(k))
-    try:
-        result = mock_store(rec, OSS_ENDPOINT="http://127.0.0.1:9000").put("x.json", data, if_absent=True)
-    finally:
-        object_store._listeners.clear()
+    observed = ObservedStore(mock_store(rec, OSS_ENDPOINT="http://127.0.0.1:9000"), [lambda b, k, r, n: seen.append(k)])
+    result = observed.put("x.json", data, if_absent=True)
     assert result == PutResult("x.json", md5, True) and seen == ["x.json"]
 
 

@@ -16,6 +16,8 @@ import uuid
 
 import pytest
 
+from devkit.sandbox.observed_store import ObservedStore
+
 from devkit.sims.faulty_proxy import FaultyProxy
 from shared.archive import layout
 from shared.clients import object_store
@@ -47,7 +49,7 @@ def store(monkeypatch, oss_env, proxy):
     s = object_store.get_store()
     assert s.endpoint == proxy.endpoint and s.addressing == "path"
     assert (s.read_timeout, s.max_elapsed, s.max_retries) == (2.0, 2.5, 2)  # the defaults under test
-    yield s
+    yield ObservedStore(s)  # the shipped store; the wrapper only reports its writes (`writes`)
     proxy.reset()
     object_store.reset_store()
 
@@ -66,16 +68,15 @@ def prefix():
 
 
 @pytest.fixture
-def writes():
-    """(key, created) of every write the store reports (`add_write_listener`)."""
+def writes(store):
+    """(key, created) of every write that created an object (devkit's ObservedStore)."""
     seen: list[tuple[str, bool]] = []
 
     def listener(bucket, key, result, size):
         seen.append((key, result.created))
 
-    object_store.add_write_listener(listener)
+    store.add_listener(listener)
     yield seen
-    object_store.remove_write_listener(listener)
 
 
 def md5(data: bytes) -> str:

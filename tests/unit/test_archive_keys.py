@@ -176,12 +176,12 @@ def test_failed_and_attempts_keys():
     key = ak.failed_key("archive", "2025-08-14", "inst-a1", digest)
     assert key == f"failed/archive/dt=2025-08-14/inst-a1-{digest}.json"
     ref = ak.parse_failed_key(key)
-    assert (ref.stage, ref.dt, ref.instance_id, ref.digest) == ("archive", "2025-08-14", "inst-a1", digest)
+    assert (ref.step, ref.dt, ref.instance_id, ref.digest) == ("archive", "2025-08-14", "inst-a1", digest)
     assert ak.parse_failed_key(ak.failed_key("analyze", "2025-08-14", "a-b-c", digest)).instance_id == "a-b-c"
     assert ak.dt_of(key) == "2025-08-14"
     assert ak.attempts_key("archive", "inst-a1") == "failed/archive/attempts/inst-a1.json"
     assert ak.triggered_by(key) == [] and ak.triggered_by(ak.attempts_key("archive", "inst-a1")) == []
-    with pytest.raises(ValueError, match="stage"):
+    with pytest.raises(ValueError, match="step"):
         ak.failed_key("Archive", "2025-08-14", "inst-a1", digest)
     with pytest.raises(ValueError, match="digest"):
         ak.failed_key("archive", "2025-08-14", "inst-a1", "XYZ")

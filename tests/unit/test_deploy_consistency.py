@@ -15,20 +15,13 @@ STAGES = ("dev", "staging", "prod")
 FC_PROVIDED = {"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN"}
 
 
-def settings_groups_used(spec) -> set[type]:
-    """Settings classes a function's code path loads (load(X) / ice.load_settings ...)."""
-    from devkit.ops.build import closure
+def declared_settings(spec) -> tuple[type, ...]:
+    """The settings groups a function declares (`SETTINGS`, kept by its decorator on the handler)."""
+    from devkit.sandbox.fc_context import load_handler
 
-    shared_mods, _ = closure(spec.handler_file)
-    files = [spec.handler_file] + [REPO / (m.replace(".", "/") + ".py") for m in shared_mods]
-    names = set()
-    for f in files:
-        for node in ast.walk(ast.parse(f.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "load" and node.args:
-                arg = node.args[0]
-                if isinstance(arg, ast.Name):
-                    names.add(arg.id)
-    return {getattr(settings, n) for n in names if hasattr(settings, n)}
+    groups = load_handler(spec, fresh=True).settings_groups
+    assert groups, f"{spec.key}: declares no settings"
+    return groups
 
 
 def required_vars(cls) -> set[str]:
@@ -40,18 +33,22 @@ def test_every_required_setting_is_set_in_s_yaml_for_every_stage(stage):
     env = {"STAGE": stage}
     for spec in syaml.functions(env=env).values():
         declared = set(spec.env)
-        for cls in settings_groups_used(spec):
+        for cls in declared_settings(spec):
             missing = required_vars(cls) - declared - FC_PROVIDED
             assert not missing, f"{spec.key} ({stage}): {cls.__name__} needs {sorted(missing)} in s.yaml"
         assert spec.env.get("STAGE") == stage
 
 
-def test_settings_groups_are_found():
-    # guard for the test above: it must really see the groups each function loads
+def test_every_function_declares_its_settings_in_one_place():
     specs = syaml.functions()
-    assert settings.RtcSettings in settings_groups_used(specs["get_rtc_auth_token"])
-    assert settings.CallbackSettings in settings_groups_used(specs["ingest_callback"])
-    assert settings.ArchiveSettings in settings_groups_used(specs["archive_call_log"])
+    assert declared_settings(specs["get_rtc_auth_token"]) == (settings.RtcSettings, settings.CoreSettings)
+    assert settings.CallbackSettings in declared_settings(specs["ingest_callback"])
+    assert settings.ArchiveSettings in declared_settings(specs["archive_call_log"])
+    for spec in specs.values():
+        groups = declared_settings(spec)
+        assert all(issubclass(g, settings.EnvSettings) for g in groups)
+        http = [g for g in groups if issubclass(g, settings.HttpSettings)]
+        assert len(http) == (1 if spec.routes else 0), spec.key
 
 
 def test_oss_triggers_match_the_archive_key_layout():

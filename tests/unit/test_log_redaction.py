@@ -3,7 +3,7 @@ import json
 import logging
 
 from shared import log
-from shared.auth import mint_token
+from devkit.tokens import mint_token
 
 
 def capture(fn):

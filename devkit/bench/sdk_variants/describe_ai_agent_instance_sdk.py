@@ -5,11 +5,11 @@ import os
 from urllib.parse import urlsplit
 
 from shared.api import answers
-from shared.clients import ice
 from shared.api.models import DescribeAIAgentInstanceRequest
 from shared.auth import authorize_client
 from shared.errors import UpstreamError
 from shared.http import endpoint
+from shared.settings import CloudCredentials, CoreSettings, IceSettings
 
 from alibabacloud_ice20201109 import models as ice_models  # noqa: E402  (the point: import cost)
 from alibabacloud_ice20201109.client import Client  # noqa: E402
@@ -29,7 +29,7 @@ def _sdk():
     return _client
 
 
-@endpoint(authorize=authorize_client, body=DescribeAIAgentInstanceRequest, settings=ice.load_settings)
+@endpoint(authorize=authorize_client, body=DescribeAIAgentInstanceRequest, settings=(CloudCredentials, IceSettings, CoreSettings))
 def handler(req, principal, request):
     try:
         resp = _sdk().describe_aiagent_instance(ice_models.DescribeAIAgentInstanceRequest(
