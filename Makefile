@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench install clean
+.PHONY: dev test unit lint types bench install clean
 
-$(STAMP): pyproject.toml
+# Dev dependencies are pinned by constraints.txt (pyproject.toml says what, constraints.txt which versions).
+$(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -18,8 +19,21 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/aiagent dev $(ARGS)
 
-test: $(STAMP)
+# The whole check, as CI runs it: lint, types, then every test.
+test: lint types
 	$(BIN)/python -m pytest $(ARGS)
+
+# The fast loop: pure logic, models and workflows against in-memory fakes (no sockets).
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check functions shared devkit tests
+
+# shared/ and devkit/ in one run; each functions/<name>/index.py on its own (they share the name `index`).
+types: $(STAMP)
+	$(BIN)/mypy
+	@for f in functions/*/index.py; do $(BIN)/mypy --no-error-summary $$f || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python -m devkit.bench.run $(ARGS)

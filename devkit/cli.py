@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
     tok.set_defaults(func=_cmd_token)
 
-    cc = sub.add_parser("configure-callbacks", help="point an agent's ICE callbacks at this AppServer (SetNotifyConfig)")
+    cc = sub.add_parser("configure-callbacks",
+                        help="point an agent's ICE callbacks at this AppServer (SetNotifyConfig)")
     cc.add_argument("--agent-id", required=True)
     cc.add_argument("--url", required=True, help="the deployed .../api/v2/aiagent/callback URL")
     cc.add_argument("--token", help="callback bearer token (default: CALLBACK_TOKEN)")

@@ -19,7 +19,7 @@ class QuickHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, *args: object) -> None:  # quiet: the functions log what matters
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the functions log what matters
         return
 
     def handle(self) -> None:

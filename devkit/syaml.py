@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -145,6 +146,7 @@ def functions(path: Path = S_YAML, env: Mapping[str, str] | None = None) -> dict
         for route in ((props.get("routeConfig") or {}).get("routes") or []):
             key = by_name.get(route.get("functionName"))
             if key is None:
-                raise ValueError(f"s.yaml: route {route.get('path')} names unknown function {route.get('functionName')}")
+                raise ValueError(f"s.yaml: route {route.get('path')} names unknown function "
+                                 f"{route.get('functionName')}")
             out[key].routes.append(HttpRoute(route["path"], tuple(route.get("methods") or ("POST",))))
     return out

@@ -11,8 +11,9 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from shared.errors import (
     AppError,
@@ -40,7 +41,7 @@ class Headers(dict):
                 value = ",".join(str(v) for v in value)
             self[str(key).lower()] = str(value)
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 
@@ -108,7 +109,8 @@ def parse_event(event: bytes | str | Mapping[str, Any], *, max_body: int) -> Req
         try:
             body = base64.b64decode(raw_body, validate=True)
         except (binascii.Error, ValueError):
-            raise BadRequest("body: isBase64Encoded is set but the body is not base64", error_code="InvalidBody") from None
+            raise BadRequest("body: isBase64Encoded is set but the body is not base64",
+                             error_code="InvalidBody") from None
     else:
         body = raw_body.encode("utf-8", "surrogatepass")
     if len(body) > max_body:
@@ -224,7 +226,7 @@ def endpoint(
                     from shared.validation import parse_body
 
                     data = parse_body(body, req.json())
-                    bound = data.bound_user() if isinstance(data, BindsUser) else None
+                    bound: str | None = data.bound_user() if isinstance(data, BindsUser) else None
                     if bound is not None:
                         principal.require_user(bound)
                 result = fn(data, principal, req)

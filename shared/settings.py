@@ -8,7 +8,8 @@ every log line, and never appear in an error message.
 from __future__ import annotations
 
 import os
-from typing import Literal, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -16,7 +17,7 @@ from shared.errors import ConfigurationError
 
 S = TypeVar("S", bound="EnvSettings")
 
-_cache: dict[type, "EnvSettings"] = {}
+_cache: dict[type, EnvSettings] = {}
 
 
 class EnvSettings(BaseModel):
@@ -111,7 +112,7 @@ class CoreSettings(HttpSettings):
         return v
 
     @model_validator(mode="after")
-    def _mode_is_complete(self) -> "CoreSettings":
+    def _mode_is_complete(self) -> CoreSettings:
         if self.AUTH_MODE == "jwt" and self.AUTH_JWT_SECRET is None:
             raise ValueError("AUTH_JWT_SECRET is required when AUTH_MODE=jwt")
         if self.AUTH_MODE == "static" and not self.AUTH_STATIC_TOKENS:
@@ -154,7 +155,7 @@ DEFAULT_ICE_REGIONS = ("cn-shanghai", "cn-hangzhou", "cn-beijing", "cn-shenzhen"
 
 
 class IceSettings(EnvSettings):
-    """Where and how to call ICE OpenAPI (SPEC 4)."""
+    """Where and how to call ICE OpenAPI (docs/protocols.md#signing-alibaba-cloud-requests)."""
 
     ICE_REGION: str = "cn-shanghai"
     ICE_EXTRA_REGIONS: tuple[str, ...] = ()
@@ -186,14 +187,14 @@ class IceSettings(EnvSettings):
         return DEFAULT_ICE_REGIONS + tuple(r for r in self.ICE_EXTRA_REGIONS if r not in DEFAULT_ICE_REGIONS)
 
     @model_validator(mode="after")
-    def _default_region_known(self) -> "IceSettings":
+    def _default_region_known(self) -> IceSettings:
         if self.ICE_REGION not in self.regions:
             raise ValueError(f"ICE_REGION must be one of {', '.join(self.regions)} (extend with ICE_EXTRA_REGIONS)")
         return self
 
 
 class OssSettings(EnvSettings):
-    """The archive bucket over OSS's S3-compatible protocol (SPEC 6).
+    """The archive bucket over OSS's S3-compatible protocol (docs/protocols.md#archive-chain).
 
     Credentials default to the ALIBABA_CLOUD_* ones (see `credentials()`).
     """
@@ -219,7 +220,7 @@ class OssSettings(EnvSettings):
         return _url(v, "https://s3.oss-cn-shanghai-internal.aliyuncs.com")
 
     @model_validator(mode="after")
-    def _credentials_present(self) -> "OssSettings":
+    def _credentials_present(self) -> OssSettings:
         if (self.OSS_ACCESS_KEY_ID is None) != (self.OSS_ACCESS_KEY_SECRET is None):
             raise ValueError("OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET must be set together")
         if self.OSS_ACCESS_KEY_ID is None and (self.ALIBABA_CLOUD_ACCESS_KEY_ID is None
@@ -246,7 +247,7 @@ class OssSettings(EnvSettings):
 
 
 class CcaiSettings(EnvSettings):
-    """CCAI AnalyzeConversation (SPEC 7) and the analysis profile to use."""
+    """CCAI AnalyzeConversation (docs/protocols.md#ccai-analysis) and the analysis profile to use."""
 
     CCAI_ENDPOINT: str = "https://contactcenterai.cn-shanghai.aliyuncs.com"
     CCAI_WORKSPACE_ID: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$")
@@ -265,10 +266,12 @@ class CcaiSettings(EnvSettings):
     @field_validator("CCAI_ENDPOINT")
     @classmethod
     def _endpoint_url(cls, v: str) -> str:
-        return _url(v, "https://contactcenterai.cn-shanghai.aliyuncs.com")
+        url = _url(v, "https://contactcenterai.cn-shanghai.aliyuncs.com")
+        assert url is not None  # v is a str, so is the URL
+        return url
 
     @model_validator(mode="after")
-    def _ids_present(self) -> "CcaiSettings":
+    def _ids_present(self) -> CcaiSettings:
         missing = [n for n in ("CCAI_WORKSPACE_ID", "CCAI_APP_ID") if getattr(self, n) is None]
         if missing:
             raise ValueError(f"{' and '.join(missing)} required (the CCAI workspace and app to analyse with)")
@@ -276,7 +279,7 @@ class CcaiSettings(EnvSettings):
 
 
 class CallbackSettings(HttpSettings):
-    """ICE agent callbacks (SPEC 5): the shared bearer token and the body limit."""
+    """ICE agent callbacks (docs/protocols.md#ice-callbacks): the shared bearer token and the body limit."""
 
     CALLBACK_TOKEN: SecretStr
     CALLBACK_MAX_BODY_BYTES: int = Field(default=256 * 1024, ge=1024, le=6 * 1024 * 1024)
@@ -294,7 +297,7 @@ class CallbackSettings(HttpSettings):
 
 
 class ArchiveSettings(EnvSettings):
-    """Archiving call logs (SPEC 6): where a CallLogUrl may point, limits, retries."""
+    """Archiving call logs (docs/protocols.md#archive-chain): where a CallLogUrl may point, limits, retries."""
 
     STAGE: Literal["dev", "staging", "prod"] = "dev"
     # Host patterns: exact hosts or "*.suffix". CallLogUrl is a signed OSS URL.
@@ -319,7 +322,7 @@ class ArchiveSettings(EnvSettings):
         return v
 
     @model_validator(mode="after")
-    def _insecure_only_in_dev(self) -> "ArchiveSettings":
+    def _insecure_only_in_dev(self) -> ArchiveSettings:
         if self.CALL_LOG_ALLOW_INSECURE and self.STAGE != "dev":
             raise ValueError(f"CALL_LOG_ALLOW_INSECURE is refused when STAGE={self.STAGE} (development only)")
         return self

@@ -88,8 +88,8 @@ def verified_requests(monkeypatch):
 
 def trigger(fn, key: str, ctx=None):
     """Invoke a triggered function with the OSS event of the stored object `key`."""
-    from shared.clients import object_store
     from devkit.sandbox import oss_events
+    from shared.clients import object_store
     from tests.support import Ctx
 
     store = object_store.get_store()

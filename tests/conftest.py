@@ -8,6 +8,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# Shared fixtures, available to every test without importing them:
+# moto_oss / oss_env (moto's S3 server), ice_sim / ccai_sim / chain_env / analysis_env /
+# verified_requests (the simulators and the chain's environment).
+pytest_plugins = ["tests.oss_server", "tests.chain"]
+
 # Tests never inherit a developer's real configuration or cloud credentials.
 for _name in list(os.environ):
     if _name.startswith(("AUTH_", "LIVE_MIC_", "RTC_", "ALIBABA_CLOUD_", "ICE_", "OSS_", "CCAI_", "ARCHIVE_")) \

@@ -1,9 +1,6 @@
 """OSS stand-in for tests: moto's S3 server over real HTTP on a loopback port.
 
-Use from a test module with::
-
-    from tests.oss_server import moto_oss, oss_env  # noqa: F401
-
+Its fixtures are registered for every test by `tests/conftest.py` (`pytest_plugins`):
 `moto_oss` (session) is the running server and its bucket; `oss_env` points the
 OssSettings environment variables at it and resets the cached settings and store.
 The server is shared by the whole session: tests use keys of their own.
@@ -39,9 +36,9 @@ class MotoOss:
 
 def _create_bucket(oss: MotoOss) -> None:
     """CreateBucket with a signed request of our own (no boto3: it costs import time)."""
-    import httpx
-
     import hashlib
+
+    import httpx
 
     from shared.clients.object_store import ObjectStore
     from shared.settings import OssSettings, load

@@ -8,12 +8,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-SPEC_DIR = (REPO.parent / "shared" / "spec") if (REPO.parent / "shared" / "spec").exists() else None
 SAMPLES = REPO / "tests" / "samples"
 
 
@@ -102,7 +101,7 @@ class SandboxProcess:
         self.proc: subprocess.Popen | None = None
         self.log_path = REPO / ".sandbox" / f"dev-{self.port}.log"
 
-    def __enter__(self) -> "SandboxProcess":
+    def __enter__(self) -> SandboxProcess:
         from devkit.sandbox.stack import wait_until_listening
 
         self.log_path.parent.mkdir(exist_ok=True)
@@ -115,7 +114,7 @@ class SandboxProcess:
             wait_until_listening("127.0.0.1", self.port, timeout=30)
         except OSError:
             self.__exit__()
-            raise RuntimeError("sandbox did not start:\n" + self.output())
+            raise RuntimeError("sandbox did not start:\n" + self.output()) from None
         return self
 
     def output(self) -> str:

@@ -61,16 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # before shared.log is imported: one line per call costs
 
     from devkit import syaml
-    from devkit.sims.ccai import CcaiSimulator
+    from devkit.sandbox import oss_events
     from devkit.sandbox.fc_context import FCContext, load_handler
     from devkit.sandbox.local_oss import LocalOssServer
-    from shared.analysis import dialog
+    from devkit.sims.ccai import CcaiSimulator
+    from shared.analysis import dialog, results
     from shared.analysis import profile as profiles
-    from shared.analysis import results
     from shared.archive import layout
-    from shared.clients import ccai
-    from shared.clients import object_store
-    from devkit.sandbox import oss_events
+    from shared.clients import ccai, object_store
     from shared.settings import reset_cache
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
@@ -138,15 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         day = date.fromisoformat(dt)
         keys = reanalyze.call_log_keys(store, day, day)
         settings = load(CcaiSettings)
-        profiles = tmp / "profiles"
-        profiles.mkdir()
+        profile_dir = tmp / "profiles"
+        profile_dir.mkdir()
         print(f"reanalysis of {len(keys)} archived calls (every call analysed: a new profile version per round):")
         version = 1
         for k in args.concurrency:
             version += 1
-            _profile_copy(profiles, version)
+            _profile_copy(profile_dir, version)
             profiles.load_profile.cache_clear()
-            prof = profiles.load_profile("default", str(profiles))
+            prof = profiles.load_profile("default", str(profile_dir))
             calls_before = sim.count()
             rep = reanalyze.reanalyze(store, client, settings, keys, prof, k)
             assert rep.done == len(keys) and rep.failed == 0, rep.as_dict()
@@ -162,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
               "(where concurrency pays):")
         for k in args.concurrency:
             version += 1
-            _profile_copy(profiles, version)
+            _profile_copy(profile_dir, version)
             profiles.load_profile.cache_clear()
-            prof = profiles.load_profile("default", str(profiles))
+            prof = profiles.load_profile("default", str(profile_dir))
             rep = reanalyze.reanalyze(store, client, settings, subset, prof, k)
             assert rep.done == len(subset) and rep.failed == 0, rep.as_dict()
             print(f"  concurrency {k:2}: {rep.done} analysed in {rep.seconds:6.2f} s = "

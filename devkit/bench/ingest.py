@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -20,8 +21,12 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 AK, SK, BUCKET, TOKEN = "bench-ak", "bench-sk-0123456789", "bench-archive", "bench-callback-token-0123456789"
@@ -41,9 +46,7 @@ def http_event(body: bytes) -> bytes:
     return json.dumps(sample).encode()
 
 
-def start_moto() -> tuple[object, str]:
-    import logging
-
+def start_moto() -> tuple[ThreadedMotoServer, str]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
@@ -74,7 +77,8 @@ def cold_start(endpoint: str, runs: int) -> tuple[float, float]:
     event_file = REPO / ".sandbox" / "bench" / "ingest_event.json"
     event_file.parent.mkdir(parents=True, exist_ok=True)
     code = (f"import sys, importlib.util, json\nsys.path.insert(0, {str(REPO)!r})\n"
-            f"spec = importlib.util.spec_from_file_location('fn', {str(REPO / 'functions/ingest_callback/index.py')!r})\n"
+            "spec = importlib.util.spec_from_file_location("
+            f"'fn', {str(REPO / 'functions/ingest_callback/index.py')!r})\n"
             "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
             f"out = mod.handler(open({str(event_file)!r}, 'rb').read(), None)\n"
             "assert out['statusCode'] == 200, out\n")
@@ -99,8 +103,10 @@ def warm(endpoint: str, runs: int) -> tuple[float, float]:
     handler = load_handler(spec, fresh=True)
     ctx = FCContext.for_function(spec)
     events = [http_event(callback(f"warm{i % 50}", i)) for i in range(runs + 1)]
+    log_handler = logger.registered_handler
+    assert isinstance(log_handler, logging.StreamHandler)  # Powertools logs through a StreamHandler
     with open(os.devnull, "w") as sink:
-        logger.registered_handler.setStream(sink)
+        log_handler.setStream(sink)
         assert handler(events[0], ctx)["statusCode"] == 200
         times = []
         for ev in events[1:]:

@@ -37,10 +37,11 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -288,9 +289,11 @@ class LocalSandbox:
                 return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"the sandbox exited with status {self.proc.returncode}:\n{self.output()}")
+                    raise RuntimeError(
+                        f"the sandbox exited with status {self.proc.returncode}:\n{self.output()}") from None
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the sandbox did not listen within {START_TIMEOUT:.0f}s:\n{self.output()}")
+                    raise RuntimeError(
+                        f"the sandbox did not listen within {START_TIMEOUT:.0f}s:\n{self.output()}") from None
 
     def output(self) -> str:
         self._log.flush()
@@ -354,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if sandbox is not None:
             sandbox.start()
-        url = (args.url or sandbox.url).rstrip("/")
+        url = (sandbox.url if sandbox is not None else args.url).rstrip("/")
         target = Target(url, args.client_token, args.callback_token)
         print(f"load test of {url}: {args.requests} requests per endpoint, concurrency {args.concurrency}, "
               f"at most {args.max_seconds:g}s per endpoint")

@@ -42,7 +42,8 @@ SCRIPTS = {
     "(a') the same with plain settings (no pydantic)": _PRELUDE + (
         "import os, types\n"
         "from shared.clients.object_store import ObjectStore\n"
-        "cfg = types.SimpleNamespace(ARCHIVE_BUCKET=os.environ['ARCHIVE_BUCKET'], OSS_REGION=os.environ['OSS_REGION'],\n"
+        "cfg = types.SimpleNamespace(ARCHIVE_BUCKET=os.environ['ARCHIVE_BUCKET'], "
+        "OSS_REGION=os.environ['OSS_REGION'],\n"
         "    endpoint=os.environ['OSS_ENDPOINT'], OSS_CONNECT_TIMEOUT_SECONDS=2.0, OSS_READ_TIMEOUT_SECONDS=10.0,\n"
         "    credentials=lambda: (os.environ['OSS_ACCESS_KEY_ID'], os.environ['OSS_ACCESS_KEY_SECRET'], None))\n"
         "ObjectStore(cfg).put('bench/a2.json', b'{\"a\": 2}')\n"),
@@ -52,7 +53,8 @@ SCRIPTS = {
         "c = boto3.client('s3', endpoint_url=os.environ['OSS_ENDPOINT'], region_name=os.environ['OSS_REGION'],\n"
         "                 aws_access_key_id=os.environ['OSS_ACCESS_KEY_ID'],\n"
         "                 aws_secret_access_key=os.environ['OSS_ACCESS_KEY_SECRET'],\n"
-        "                 config=Config(s3={'addressing_style': 'path'}, request_checksum_calculation='when_required',\n"
+        "                 config=Config(s3={'addressing_style': 'path'}, "
+        "request_checksum_calculation='when_required',\n"
         "                               response_checksum_validation='when_required'))\n"
         "c.put_object(Bucket=os.environ['ARCHIVE_BUCKET'], Key='bench/b.json', Body=b'{\"b\": 1}')\n"),
     "  part: import shared.clients.object_store": _PRELUDE + "import shared.clients.object_store\n",

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import functools
 import json
+import logging
 import os
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from devkit import defaults, syaml
 
@@ -86,14 +89,14 @@ class Stand:
 
     def stop_event(self) -> bytes:
         """A fresh finished call: its agent_stop stored in the bucket, the OSS event for it."""
-        from shared.archive import layout
         from devkit.sandbox import oss_events
+        from shared.archive import layout
         from shared.clients.object_store import ObjectStore
         from shared.settings import OssSettings, load
 
         instance = "bench" + uuid.uuid4().hex[:12]
         self.ice.add_instance(instance, call_log=json.loads((REPO / "tests/samples/call_log.json").read_text()))
-        stop = {"aiAgentId": "bench", "instanceId": instance, "event": "agent_stop", "code": 0,
+        stop: dict[str, Any] = {"aiAgentId": "bench", "instanceId": instance, "event": "agent_stop", "code": 0,
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         key = layout.callback_key(instance, "agent_stop", stop["timestamp"], stop)
         store = ObjectStore(load(OssSettings, self.env))
@@ -102,8 +105,8 @@ class Stand:
 
     def call_log_event(self) -> bytes:
         """A fresh archived call under call-logs/, the OSS event for it (the analyser's input)."""
-        from shared.archive import layout
         from devkit.sandbox import oss_events
+        from shared.archive import layout
         from shared.clients.object_store import ObjectStore
         from shared.settings import OssSettings, load
 
@@ -159,9 +162,7 @@ def cold(folder: Path, make_event: Callable[[], bytes], n: int, env: dict[str, s
 def warm(spec: syaml.FunctionSpec, make_event: Callable[[], bytes], n: int, env: dict[str, str]) -> tuple[float, float]:
     """(median, p99) seconds of in-process invocations after one warm-up."""
     from devkit.sandbox.fc_context import FCContext, load_handler
-    from shared.clients import ccai
-    from shared.clients import ice
-    from shared.clients import object_store
+    from shared.clients import ccai, ice, object_store
     from shared.log import logger
     from shared.settings import reset_cache
 
@@ -173,8 +174,10 @@ def warm(spec: syaml.FunctionSpec, make_event: Callable[[], bytes], n: int, env:
     handler = load_handler(spec, fresh=True)
     ctx = FCContext.for_function(spec)
     evs = [make_event() for _ in range(n + 1)]
+    log_handler = logger.registered_handler
+    assert isinstance(log_handler, logging.StreamHandler)  # Powertools logs through a StreamHandler
     with open(os.devnull, "w") as sink:
-        old = logger.registered_handler.setStream(sink)
+        old = log_handler.setStream(sink)
         try:
             handler(evs[0], ctx)
             times = []
@@ -183,7 +186,7 @@ def warm(spec: syaml.FunctionSpec, make_event: Callable[[], bytes], n: int, env:
                 handler(ev, ctx)
                 times.append(time.perf_counter() - start)
         finally:
-            logger.registered_handler.setStream(old)
+            log_handler.setStream(old)
     times.sort()
     return statistics.median(times), times[max(0, int(len(times) * 0.99) - 1)]
 
@@ -212,10 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python {sys.version.split()[0]} on {os.uname().machine}; artifacts built for {py}; "
               f"cold runs={args.cold_runs}, warm runs={args.warm_runs}; bare `python -I -S -c pass` {bare*1e3:.1f} ms")
         print(f"{'function':30} {'cold ms':>8} {'+cold ms':>9} {'warm med µs':>12} {'warm p99 µs':>12}")
+        make: Callable[[], bytes]
         for key, spec in specs.items():
             if args.only and key not in args.only:
                 continue
-            make = lambda b=builders[key], s=spec: b(s)  # noqa: E731
+            make = functools.partial(builders[key], spec)
             c = cold(arts / key, make, args.cold_runs, stand.env)
             wmed, wp99 = warm(spec, make, args.warm_runs if not spec.oss_triggers else min(200, args.warm_runs),
                               stand.env)
@@ -229,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             ours = cold(spec.source_dir, make, args.cold_runs, dev_env, ())
             sdk_dir = WORK / "sdk_variant"
             sdk_dir.mkdir(exist_ok=True)
-            (sdk_dir / "index.py").write_text((REPO / "devkit/bench/sdk_variants/describe_ai_agent_instance_sdk.py").read_text())
+            sdk_source = REPO / "devkit/bench/sdk_variants/describe_ai_agent_instance_sdk.py"
+            (sdk_dir / "index.py").write_text(sdk_source.read_text())
             theirs = cold(sdk_dir, make, args.cold_runs, dev_env, ())
             print(f"describe_ai_agent_instance in the dev venv: ours +{(ours-dev_bare)*1e3:.1f} ms, "
                   f"official SDK +{(theirs-dev_bare)*1e3:.1f} ms above a bare interpreter; "

@@ -5,7 +5,7 @@ version of a profile, or with another profile.
                       [--url http://127.0.0.1:9000] [--report report.json]
 
 Every call log under call-logs/dt=<day>/ for each day in the range goes through the
-same code as the OSS trigger (`shared.analysis.workflow.analyse_call`): an analysis already
+same code as the OSS trigger (`shared.analysis.workflow.analyze_call`): an analysis already
 made from the same call log with the same profile version is skipped, so an
 interrupted run resumes where it stopped. Bounded concurrency, a progress bar, and a
 final report of done / skipped / failed (with reasons).
@@ -21,10 +21,11 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 DEADLINE_SECONDS = 600.0  # per call, like the function's timeout
 
@@ -70,7 +71,7 @@ class Progress:
             self.stream.write(text + "\n")
 
 
-def sandbox_env(url: str, env: dict[str, str]) -> None:
+def sandbox_env(url: str, env: MutableMapping[str, str]) -> None:
     """Fill `env` with a running sandbox's upstream endpoints (and its development keys)."""
     import httpx
 
@@ -159,8 +160,7 @@ def _day(value: str, name: str) -> date:
 
 def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr, out: TextIO = sys.stdout) -> int:
     from shared.analysis import profile as profiles
-    from shared.clients import ccai
-    from shared.clients import object_store
+    from shared.clients import ccai, object_store
     from shared.errors import ConfigurationError
     from shared.settings import CcaiSettings, CloudCredentials, OssSettings, load
 
@@ -172,10 +172,10 @@ def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr,
     if not 1 <= args.concurrency <= 64:
         err.write("error: --concurrency: must be between 1 and 64\n")
         return 2
-    env = os.environ if env is None else env
+    environ: MutableMapping[str, str] = os.environ if env is None else env
     if args.url:
         try:
-            sandbox_env(args.url, env)
+            sandbox_env(args.url, environ)
         except Exception as exc:  # noqa: BLE001
             err.write(f"error: --url: {exc}\n")
             return 2
@@ -185,9 +185,9 @@ def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr,
         err.write(f"error: --profile: {exc}\n")
         return 2
     try:
-        oss = load(OssSettings, env)
-        settings = load(CcaiSettings, env)
-        credentials = load(CloudCredentials, env)
+        oss = load(OssSettings, environ)
+        settings = load(CcaiSettings, environ)
+        credentials = load(CloudCredentials, environ)
     except ConfigurationError as exc:
         err.write(f"error: {exc.message}\n")
         return 2

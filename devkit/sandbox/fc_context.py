@@ -5,9 +5,10 @@ import importlib.util
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from devkit.syaml import FunctionSpec
 
@@ -41,7 +42,7 @@ class FCContext:
     retry_count: int = 0
 
     @classmethod
-    def for_function(cls, spec: FunctionSpec, request_id: str | None = None, retry_count: int = 0) -> "FCContext":
+    def for_function(cls, spec: FunctionSpec, request_id: str | None = None, retry_count: int = 0) -> FCContext:
         return cls(
             request_id=request_id or f"1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:12]}",
             function=FunctionMeta(spec.function_name, spec.handler, spec.memory_mb, spec.timeout_s),

@@ -35,13 +35,12 @@ import uuid
 from collections import deque
 from email.utils import formatdate
 from http.server import ThreadingHTTPServer
-
-from devkit.httpserver import QuickHandler, Server
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
+from devkit.httpserver import QuickHandler, Server
 from shared.clients import sigv4 as s3
 
 MAX_BODY = 64 * 1024 * 1024
@@ -205,7 +204,7 @@ class _Store:
         if not start.is_dir():
             return []
         out = []
-        for dirpath, dirnames, filenames in os.walk(start):
+        for dirpath, _dirnames, filenames in os.walk(start):
             rel = Path(dirpath).relative_to(start)
             parts = base_parts + [_unsegment(p) for p in rel.parts]
             for name in filenames:
@@ -245,7 +244,7 @@ class LocalOssServer:
         assert self._server is not None, "start() first"
         return f"http://{self.host}:{self._server.server_address[1]}"
 
-    def start(self) -> "LocalOssServer":
+    def start(self) -> LocalOssServer:
         """Listen and serve on a background thread."""
         server = Server((self.host, self.port), _handler(self))
         self._server = server
@@ -342,7 +341,7 @@ def _error_xml(err: S3Error, resource: str, request_id: str) -> bytes:
     extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in err.extra.items())
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(err.code)}</Code>'
             f"<Message>{escape(err.message)}</Message>{extra}<Resource>{escape(resource)}</Resource>"
-            f"<RequestId>{request_id}</RequestId></Error>").encode("utf-8")
+            f"<RequestId>{request_id}</RequestId></Error>").encode()
 
 
 def _handler(srv: LocalOssServer) -> type[QuickHandler]:
@@ -456,20 +455,21 @@ def _handler(srv: LocalOssServer) -> type[QuickHandler]:
                 return 200
             if method in ("GET", "HEAD"):
                 found = store.read(key) if method == "GET" else None
-                meta = found[1] if found else (store.head(key) if method == "HEAD" else None)
-                if meta is None:
+                info = found[1] if found else (store.head(key) if method == "HEAD" else None)
+                if info is None:
                     raise S3Error(404, "NoSuchKey", "the specified key does not exist", Key=key)
-                hdrs = {"ETag": f'"{meta["etag"]}"',
-                        "Content-Type": meta.get("content_type") or "application/octet-stream",
-                        "Last-Modified": formatdate(meta["last_modified"], usegmt=True)}
-                hdrs.update({f"x-amz-meta-{k}": v for k, v in (meta.get("metadata") or {}).items()})
+                hdrs = {"ETag": f'"{info["etag"]}"',
+                        "Content-Type": info.get("content_type") or "application/octet-stream",
+                        "Last-Modified": formatdate(info["last_modified"], usegmt=True)}
+                hdrs.update({f"x-amz-meta-{k}": v for k, v in (info.get("metadata") or {}).items()})
                 if method == "HEAD":
                     self._record(200)
                     self.send_response(200)
-                    for k, v in {**hdrs, "Content-Length": str(meta["size"]), "x-amz-request-id": self._rid}.items():
+                    for k, v in {**hdrs, "Content-Length": str(info["size"]), "x-amz-request-id": self._rid}.items():
                         self.send_header(k, v)
                     self.end_headers()
                 else:
+                    assert found is not None  # GET: a missing object raised NoSuchKey above
                     self._send(200, found[0], hdrs)
                 return 200
             if method == "DELETE":

@@ -7,7 +7,8 @@ the store here keeps that hook out of the shipped client: production puts pay no
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from shared.log import logger
 

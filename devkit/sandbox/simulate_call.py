@@ -15,8 +15,9 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 CALLBACK_PATH = "/api/v2/aiagent/callback"
 LINES = [
@@ -121,7 +122,7 @@ def run(url: str, turns: int, token: str, timeout: float = 30.0, out: Callable[[
     sb = Sandbox(url, token)
     events = call_events(instance_id, turns)
     out(f"simulated call {instance_id}: {len(events)} callbacks to {sb.url}{CALLBACK_PATH}")
-    stop_key = None
+    stop_key: Any = None  # the agent_stop answer's key: parse_callback_key rejects anything else
     for ev in events:
         answer = sb.post_callback(ev)
         out(f"  {ev['event']:12} -> {answer.get('key')}")
@@ -132,7 +133,7 @@ def run(url: str, turns: int, token: str, timeout: float = 30.0, out: Callable[[
     found = sb.wait_for([call_log, layout.date_prefix(f"{layout.FAILED}archive/", dt) + instance_id],
                         timeout)
     if found is None or found[0] != call_log:
-        out(f"archive: {'dead letter ' + found[1] if found else 'nothing after %.0f s' % timeout}")
+        out(f"archive: {'dead letter ' + found[1] if found else f'nothing after {timeout:.0f} s'}")
         return 1
     out(f"archive:  {call_log}")
     analysis_prefix = layout.date_prefix(layout.ANALYSES, dt) + instance_id + "/"

@@ -12,15 +12,15 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
-
-from devkit.httpserver import QuickHandler, Server
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from devkit import syaml
+from devkit.httpserver import QuickHandler, Server
 from devkit.sandbox.fc_context import FCContext, load_handler
 
 MAX_GATEWAY_BODY = 6 * 1024 * 1024  # like FC's sync-invocation payload ceiling
@@ -214,13 +214,11 @@ class DevStack:
         assert self.server is not None
         return f"http://{self.host}:{self.server.server_address[1]}"
 
-    def start(self) -> "DevStack":
+    def start(self) -> DevStack:
         from devkit import defaults
         from devkit.sandbox import upstreams
         from devkit.sandbox.triggers import TriggerDispatcher
-        from shared.clients import ccai
-        from shared.clients import ice
-        from shared.clients import object_store
+        from shared.clients import ccai, ice, object_store
 
         self.filled = defaults.apply()
         self.ups = upstreams.start(data_dir=self.data_dir)

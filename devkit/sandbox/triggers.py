@@ -10,8 +10,9 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from devkit.sandbox import oss_events
 from shared import oss_trigger
@@ -59,7 +60,7 @@ class TriggerDispatcher:
         self._threads = [threading.Thread(target=self._work, daemon=True, name=f"oss-trigger-{i}")
                          for i in range(workers)]
 
-    def start(self) -> "TriggerDispatcher":
+    def start(self) -> TriggerDispatcher:
         for t in self._threads:
             t.start()
         return self

@@ -9,8 +9,8 @@ from __future__ import annotations
 import calendar
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from urllib.parse import parse_qsl
 
 from shared.clients import acs3 as acs
@@ -42,7 +42,8 @@ class Verifier:
         for name in REQUIRED:
             if not h.get(name):
                 raise SignatureError(400, "MissingParameter" if name != "authorization" else "MissingAuthorization",
-                                     f"The input parameter {name} that is mandatory for processing this request is not supplied.")
+                                     f"The input parameter {name} that is mandatory for processing this request "
+                                     "is not supplied.")
         auth = h["authorization"]
         if not auth.startswith(acs.ALGORITHM + " "):
             raise SignatureError(400, "InvalidAuthorization", "The Authorization header is not ACS3-HMAC-SHA256.")
@@ -59,7 +60,8 @@ class Verifier:
         try:
             stamp = calendar.timegm(time.strptime(h["x-acs-date"], "%Y-%m-%dT%H:%M:%SZ"))
         except ValueError:
-            raise SignatureError(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.") from None
+            raise SignatureError(400, "InvalidTimeStamp.Format",
+                                 "Specified time stamp or date value is not well formatted.") from None
         now = time.time() if now is None else now
         if abs(now - stamp) > MAX_SKEW_SECONDS:
             raise SignatureError(400, "InvalidTimeStamp.Expired",
@@ -68,7 +70,8 @@ class Verifier:
         # Any header may be signed (the official SDKs sign a few more); host and every
         # x-acs-* header must be, and every signed header must be present.
         if "host" not in names or any(n not in h for n in names):
-            raise SignatureError(400, "InvalidAuthorization", "SignedHeaders must include host and name only headers sent.")
+            raise SignatureError(400, "InvalidAuthorization",
+                                 "SignedHeaders must include host and name only headers sent.")
         for must in [n for n in h if n.startswith("x-acs-")]:
             if must not in names:
                 raise SignatureError(400, "SignatureDoesNotMatch", f"Header {must} is not signed.")

@@ -2,7 +2,7 @@
 
 Verifies the ACS3 signature of every request (devkit.sims.acs_verify), the ROA path
 (`/{workspaceId}/ccai/app/{appId}/analyze_conversation`), action and version, and the
-required body fields (SPEC 7), with CCAI's documented error codes. Answers each result
+required body fields (docs/protocols.md#ccai-analysis), with CCAI's documented error codes. Answers each result
 type deterministically (same dialog -> same text) in the documented response shape
 (`tests/samples/ccai_analyze_conversation_response.json`), or as Server-Sent Events
 when `stream` is true (`stream_mode` "delta": each event carries the next piece of
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from devkit.sims.acs_verify import SignatureError, Verifier
 from devkit.httpserver import LoopbackService, QuickHandler
+from devkit.sims.acs_verify import SignatureError, Verifier
 
 VERSION = "2024-06-03"
 ACTION = "AnalyzeConversation"
@@ -205,7 +205,7 @@ class CcaiSimulator(LoopbackService):
             self.calls.clear()
             self.faults.clear()
 
-    def start(self) -> "CcaiSimulator":
+    def start(self) -> CcaiSimulator:
         sim = self
 
         class Handler(QuickHandler):
@@ -267,7 +267,8 @@ class CcaiSimulator(LoopbackService):
                 with sim._lock:
                     sim.calls[-1]["answered"] = True  # a result was produced (for accounting)
                 chars = sum(len(s["text"]) for s in body["dialogue"]["sentences"])
-                usage = {"inputTokens": str(chars), "outputTokens": str(len(text)), "totalTokens": str(chars + len(text))}
+                usage = {"inputTokens": str(chars), "outputTokens": str(len(text)),
+                         "totalTokens": str(chars + len(text))}
                 base = {"errorCode": "success", "errorInfo": "success", "requestId": rid, "success": True}
                 if not body["stream"]:
                     return self._json(200, {**base, "finishReason": "stop", "text": text, **usage})

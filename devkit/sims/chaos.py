@@ -20,6 +20,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -28,7 +29,7 @@ PATH = "/api/v2/aiagent/callback"
 
 def call_events(rng: random.Random, instance_id: str, start: datetime) -> list[dict]:
     turns = rng.randint(2, 8)
-    events = [{"event": "agent_start", "t": 0.0}]
+    events: list[dict[str, Any]] = [{"event": "agent_start", "t": 0.0}]
     events += [{"event": "chat_record", "t": 1.0 + 2 * i,
                 "data": {"role": "agent" if i % 2 == 0 else "user", "text": f"{instance_id} turn {i}"}}
                for i in range(turns)]
@@ -76,15 +77,16 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
                         injected_ice += 1
                     if ev["event"] == "agent_stop" and rng.random() < fault_rate * 2:
                         kind = rng.choice(["throttle", "throttle", "5xx", "slow", "drop", "forbidden"])
-                        ccai_fault = {
-                            "throttle": dict(status=400, code=rng.choice(["CCAI.Throttling.Qps", "CCAI.Throttling.Qpm"]),
+                        ccai_faults: dict[str, dict[str, Any]] = {
+                            "throttle": dict(status=400,
+                                             code=rng.choice(["CCAI.Throttling.Qps", "CCAI.Throttling.Qpm"]),
                                              retry_after_ms=rng.choice([None, 20, 100]), times=rng.randint(1, 3)),
                             "5xx": dict(status=500, code="CCAI.InternalError", times=rng.randint(1, 6)),
                             "slow": dict(status=200, delay=0.3, times=1),
                             "drop": dict(status=200, drop=True, times=rng.randint(1, 2)),
                             "forbidden": dict(status=403, code="CCAI.IllegalPermission.NoAuth", times=1),
-                        }[kind]
-                        stack.ups.ccai.inject(**ccai_fault)
+                        }
+                        stack.ups.ccai.inject(**ccai_faults[kind])
                         injected_ccai += 1
                     body = json.dumps(ev, ensure_ascii=False, indent=rng.choice([None, 1]))
                     for _ in range(rng.choice([1, 1, 1, 2, 3])):  # duplicate deliveries
@@ -107,8 +109,8 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
         for o in store.list(layout.ANALYSES):
             inst = layout.parse_analysis_key(o.key).instance_id
             analyzed[inst] = analyzed.get(inst, 0) + 1
-        dead: dict[str, str] = {}
-        dead_analysis: dict[str, str] = {}
+        dead: dict[str, str | None] = {}  # instance -> reason
+        dead_analysis: dict[str, str | None] = {}
         for o in store.list(layout.FAILED):
             if "/attempts/" in o.key:
                 continue  # attempt counters live under failed/ too

@@ -50,8 +50,9 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Literal, overload
 from urllib.parse import urlsplit
 
 FAULTS = ("reset", "reset_mid_response", "slow", "slow_response", "trickle")
@@ -111,6 +112,12 @@ class _Reader:
             return False
         self.buf += data
         return True
+
+    @overload
+    def _until(self, delim: bytes, limit: int, *, eof_ok: Literal[False] = ...) -> bytes: ...
+
+    @overload
+    def _until(self, delim: bytes, limit: int, *, eof_ok: bool) -> bytes | None: ...
 
     def _until(self, delim: bytes, limit: int, *, eof_ok: bool = False) -> bytes | None:
         start = 0
@@ -196,7 +203,7 @@ class _Connection:
     """One client connection: reads requests, forwards or faults them. The response
     direction of a pass-through upstream connection is pumped by a second thread."""
 
-    def __init__(self, proxy: "FaultyProxy", client: socket.socket, number: int) -> None:
+    def __init__(self, proxy: FaultyProxy, client: socket.socket, number: int) -> None:
         self.proxy = proxy
         self.client = client
         self.number = number
@@ -387,7 +394,7 @@ class FaultyProxy:
     def endpoint(self) -> str:
         return f"http://{self._bind[0]}:{self.port}"
 
-    def start(self) -> "FaultyProxy":
+    def start(self) -> FaultyProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(self._bind)
@@ -413,7 +420,7 @@ class FaultyProxy:
         for conn in connections:
             conn.thread.join(2.0)
 
-    def __enter__(self) -> "FaultyProxy":
+    def __enter__(self) -> FaultyProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -424,7 +431,7 @@ class FaultyProxy:
         while not self._stopping.is_set():
             try:
                 client, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break

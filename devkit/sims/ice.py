@@ -13,12 +13,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-
-from devkit.httpserver import LoopbackService, QuickHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from devkit.httpserver import LoopbackService, QuickHandler
 from devkit.sims.acs_verify import SignatureError, Verifier
 
 SAMPLES = Path(__file__).resolve().parents[2] / "tests" / "samples"
@@ -116,7 +115,7 @@ class IceSimulator(LoopbackService):
     def call_log_url(self, instance_id: str) -> str:
         return f"{self.endpoint}/call-logs/{instance_id}.json"
 
-    def start(self) -> "IceSimulator":
+    def start(self) -> IceSimulator:
         sim = self
 
         class Handler(QuickHandler):
@@ -270,7 +269,8 @@ class IceSimulator(LoopbackService):
         if miss:
             return miss
         cfg = self.notify.get(p["AIAgentId"], {})
-        return 200, {"EnableNotify": cfg.get("EnableNotify", "false") == "true", "CallbackUrl": cfg.get("CallbackUrl", ""),
+        return 200, {"EnableNotify": cfg.get("EnableNotify", "false") == "true",
+                     "CallbackUrl": cfg.get("CallbackUrl", ""),
                      "EventTypes": cfg.get("EventTypes", ""), "Token": cfg.get("Token", ""),
                      "AudioOssPath": cfg.get("AudioOssPath", ""),
                      "EnableAudioRecording": cfg.get("EnableAudioRecording", "false") == "true"}

@@ -1,4 +1,5 @@
-"""OSS trigger on callbacks/...agent_stop.json: archive the call log into call-logs/ (docs/architecture.md#the-chain)."""
+"""OSS trigger on callbacks/...agent_stop.json: archive the call log into call-logs/
+(docs/architecture.md#the-chain)."""
 import time
 
 from shared.archive import workflow

@@ -1,4 +1,5 @@
-"""POST /api/v2/aiagent/callback: ICE agent callbacks, durable in OSS before the 200 (docs/protocols.md#ice-callbacks)."""
+"""POST /api/v2/aiagent/callback: ICE agent callbacks, durable in OSS before the 200
+(docs/protocols.md#ice-callbacks)."""
 from shared.archive import callbacks
 from shared.clients import object_store
 from shared.http import endpoint

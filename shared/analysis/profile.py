@@ -104,7 +104,7 @@ class ProfileFile(BaseModel):
     responseFormatType: Any = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ProfileFile":
+    def _consistent(self) -> ProfileFile:
         types = self.resultTypes
         if len(set(types)) != len(types):
             raise ValueError("resultTypes: duplicate entries")

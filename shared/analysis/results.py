@@ -40,7 +40,7 @@ def merge(answers: list[dict[str, Any]], p: Plan) -> dict[str, Any]:
     """One result from the answers of every request of a plan."""
     texts = [a.get("text") if isinstance(a.get("text"), str) else "" for a in answers]
     usages = [usage(a) for a in answers]
-    total = {k: (sum(u[k] for u in usages) if all(u[k] is not None for u in usages) else None)
+    total = {k: (sum(u[k] or 0 for u in usages) if all(u[k] is not None for u in usages) else None)
              for k in ("input_tokens", "output_tokens", "total_tokens")}
     if len(answers) == 1:
         text = texts[0]

@@ -1,4 +1,4 @@
-"""Analysing one archived call (SPEC 7): call-logs/ object -> CCAI AnalyzeConversation
+"""Analysing one archived call (docs/protocols.md#ccai-analysis): call-logs/ object -> CCAI AnalyzeConversation
 (one request, or several under the long-dialog policy) -> analyses/ with provenance.
 
 Idempotent: the result key is deterministic (`analyses/dt=/<instance>/<profile>.json`)
@@ -17,16 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.analysis import dialog
+from shared.analysis import dialog, results
 from shared.analysis import profile as profiles
-from shared.analysis import results
 from shared.archive import layout
-from shared.clients.ccai import CcaiFailure
 from shared.archive.dead_letters import RetryLater, bump_attempts, dead_letter, utcnow
+from shared.clients.ccai import CcaiFailure
+from shared.clients.object_store import ObjectNotFound
 from shared.log import logger
 from shared.ports import CcaiApi, Store
 from shared.settings import CcaiSettings
-from shared.clients.object_store import ObjectNotFound
 
 STEP = "analyze"
 SCHEMA = "aicall.analysis/1"
@@ -34,7 +33,7 @@ SCHEMA = "aicall.analysis/1"
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # analysed | already_analysed | empty | dead_letter | skipped
+    status: str  # analysed | already_analysed | empty | dead_letter | skipped (stored values, old spelling kept)
     key: str | None = None
     reason: str | None = None
     requests: int | None = None
@@ -54,7 +53,8 @@ def is_current(info: Any, source_etag: str | None, profile: profiles.Profile) ->
 def _dialog(doc: Any) -> Any:
     """The dialog of an archived call (`call_log.dialog`), or of a bare call log."""
     if isinstance(doc, dict):
-        inner = doc.get("call_log") if isinstance(doc.get("call_log"), dict) else doc
+        log = doc.get("call_log")
+        inner: dict[str, Any] = log if isinstance(log, dict) else doc
         if isinstance(inner.get("dialog"), list):
             return inner["dialog"]
     return None
@@ -110,9 +110,10 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
             ccai_ms += answer.upstream_ms
 
     result = results.merge(answers, plan) if answers else None
-    out = {
+    status = "analysed" if answers else "empty"
+    out: dict[str, Any] = {
         "schema": SCHEMA,
-        "status": "analysed" if answers else "empty",
+        "status": status,
         "instance_id": ref.instance_id,
         "dt": ref.dt,
         "source": {"key": source_key, "etag": info.etag, "bucket": getattr(store, "bucket", None)},
@@ -134,7 +135,7 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
     store.put(target, json.dumps(out, ensure_ascii=False).encode(),
               metadata={"source-etag": _norm_etag(info.etag), "profile-hash": profile.digest,
                         "profile": profile.name})
-    return Outcome(out["status"], target, requests=len(answers))
+    return Outcome(status, target, requests=len(answers))
 
 
 def _failed(store: Store, settings: CcaiSettings, ref: layout.CallLogKey, source_key: str, exc: CcaiFailure,

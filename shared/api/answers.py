@@ -1,4 +1,4 @@
-"""Business rules of the ICE-backed endpoints (SPEC 3.2-3.4): request -> ICE
+"""Business rules of the ICE-backed endpoints (docs/protocols.md#client-api): request -> ICE
 parameters, ICE answer -> the AppServer's response fields. Free of event formats.
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ def config_param(name: str, value: dict | str | None) -> dict | None:
     try:
         parsed = json.loads(value)
     except ValueError:
-        raise BadRequest(f"{name}: must be a JSON object or a string holding one", error_code="InvalidParameter") from None
+        raise BadRequest(f"{name}: must be a JSON object or a string holding one",
+                         error_code="InvalidParameter") from None
     if not isinstance(parsed, dict):
         raise BadRequest(f"{name}: must be a JSON object or a string holding one", error_code="InvalidParameter")
     return parsed

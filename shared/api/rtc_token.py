@@ -1,4 +1,4 @@
-"""ARTC authentication tokens (SPEC 3.1): the algorithm of Alibaba's ARTC token doc.
+"""ARTC authentication tokens (docs/protocols.md#client-api): the algorithm of Alibaba's ARTC token doc.
 
 token = sha256_hex(app_id + app_key + channel_id + user_id + nonce + str(timestamp))
 rtc_auth_token = base64(compact JSON in the official key order).
@@ -9,7 +9,7 @@ import base64
 import hashlib
 import json
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 DEFAULT_GSLB = ("https://gw.rtn.aliyuncs.com",)
 

@@ -1,4 +1,4 @@
-"""The call log ICE serves at CallLogUrl (SPEC 6, samples/call_log.json), validated.
+"""The call log ICE serves at CallLogUrl (docs/protocols.md#archive-chain, tests/samples/call_log.json), validated.
 
 Tolerant of fields ICE may add; strict about what the archive and the analysis rely on.
 """

@@ -1,10 +1,10 @@
-"""ICE agent callbacks (SPEC 5): the envelope model, the callback-token check, and
+"""ICE agent callbacks (docs/protocols.md#ice-callbacks): the envelope model, the callback-token check, and
 making one event durable under its deterministic key before ICE gets its 200.
 """
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -28,7 +28,7 @@ class CallbackEnvelope(BaseModel):
     instanceId: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
     event: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     timestamp: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    code: Union[int, float, str, None] = Field(default=None, union_mode="left_to_right")
+    code: int | float | str | None = Field(default=None, union_mode="left_to_right")
     message: str | None = None
     userData: str | None = None
     data: dict | list | str | None = None

@@ -1,4 +1,4 @@
-"""Every key and prefix of the archive bucket (SPEC 6), in one place.
+"""Every key and prefix of the archive bucket (docs/protocols.md#archive-chain), in one place.
 
 Writers build keys here, triggered functions parse them here, and s.yaml checks and
 tests compare their filters against `TRIGGERS`/`WRITES` here. Layout (Hive-style
@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 # --- prefixes -----------------------------------------------------------------------
 
@@ -55,13 +56,13 @@ class KeyFilter(NamedTuple):
 
 
 # What each OSS trigger listens to (s.yaml `triggerConfig.filter.key` must equal these).
-ARCHIVER_TRIGGER = KeyFilter(CALLBACKS, "-" + STOP_EVENT + JSON_SUFFIX)  # exact: not pre_agent_stop
-ANALYSER_TRIGGER = KeyFilter(CALL_LOGS, JSON_SUFFIX)
+ARCHIVE_TRIGGER = KeyFilter(CALLBACKS, "-" + STOP_EVENT + JSON_SUFFIX)  # exact: not pre_agent_stop
+ANALYZE_TRIGGER = KeyFilter(CALL_LOGS, JSON_SUFFIX)
 
 # Function name -> the filter of its OSS trigger.
 TRIGGERS: dict[str, KeyFilter] = {
-    "archive_call_log": ARCHIVER_TRIGGER,
-    "analyze_conversation": ANALYSER_TRIGGER,
+    "archive_call_log": ARCHIVE_TRIGGER,
+    "analyze_conversation": ANALYZE_TRIGGER,
 }
 
 # Function name -> every prefix it writes under. A function must never write under a
@@ -332,7 +333,7 @@ def parse_callback_key(key: str) -> CallbackKey:
         raise ValueError(f"not a callback key (event time is not on day {dt}): {key[:200]!r}")
     ref = CallbackKey(key, dt, instance_id, etime, digest, event)
     try:
-        ref.timestamp
+        _ = ref.timestamp  # an impossible time (Feb 30th, 25:00) does not parse
     except ValueError:
         raise ValueError(f"not a callback key (impossible event time): {key[:200]!r}") from None
     return ref

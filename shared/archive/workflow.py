@@ -1,4 +1,4 @@
-"""Archiving one finished call (SPEC 6): stop event -> DescribeAIAgentInstance ->
+"""Archiving one finished call (docs/protocols.md#archive-chain): stop event -> DescribeAIAgentInstance ->
 CallLogUrl -> validated call log + instance metadata + recordings index -> call-logs/.
 
 Idempotent (the target key is deterministic and written if absent). Transient
@@ -9,14 +9,15 @@ under failed/ records why.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.archive import layout
-from shared.clients import safe_fetch
 from shared.archive.dead_letters import RetryLater, bump_attempts, dead_letter, utcnow
+from shared.clients import safe_fetch
 from shared.errors import AppError, StorageError
 from shared.log import logger
 from shared.ports import IceApi, Store
@@ -24,6 +25,7 @@ from shared.settings import ArchiveSettings
 
 STEP = "archive"
 RECORDING_EVENTS = ("audio_record", "full_audio_record")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".pcm", ".aac", ".m4a", ".opus")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def recordings_index(store: Store, dt: str, instance_id: str) -> list[dict[str, 
             if isinstance(data, dict):
                 for k, v in data.items():
                     if isinstance(v, str) and (v.startswith(("http://", "https://", "oss://"))
-                                               or v.lower().endswith((".wav", ".mp3", ".pcm", ".aac", ".m4a", ".opus"))):
+                                               or v.lower().endswith(AUDIO_SUFFIXES)):
                         entry.setdefault("locations", {})[k] = v
                     elif k.lower() in ("role", "sentenceid", "sentence_id", "duration", "format"):
                         entry[k] = v

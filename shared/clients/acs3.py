@@ -1,4 +1,5 @@
-"""ACS3-HMAC-SHA256: the V3 request signature of Alibaba Cloud OpenAPI (SPEC 4).
+"""ACS3-HMAC-SHA256: the V3 request signature of Alibaba Cloud OpenAPI
+(docs/protocols.md#signing-alibaba-cloud-requests).
 
 CanonicalRequest = METHOD \\n URI \\n CanonicalQuery \\n CanonicalHeaders \\n SignedHeaders \\n hex(sha256(body))
 StringToSign     = "ACS3-HMAC-SHA256\\n" + hex(sha256(CanonicalRequest))
@@ -13,8 +14,8 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from urllib.parse import quote
 
 ALGORITHM = "ACS3-HMAC-SHA256"
@@ -81,7 +82,8 @@ def authorization(*, method: str, path: str, query: Mapping[str, object], header
                   body: bytes, access_key_id: str, access_key_secret: str) -> str:
     """The Authorization header value for a request whose headers are already complete."""
     canonical, signed = canonical_request(method, path, query, headers, body)
-    return f"{ALGORITHM} Credential={access_key_id},SignedHeaders={signed},Signature={signature(access_key_secret, canonical)}"
+    sig = signature(access_key_secret, canonical)
+    return f"{ALGORITHM} Credential={access_key_id},SignedHeaders={signed},Signature={sig}"
 
 
 def new_nonce() -> str:

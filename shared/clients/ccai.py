@@ -1,4 +1,5 @@
-"""CCAI AnalyzeConversation (ROA style, version 2024-06-03) over httpx, signed with ACS3 (SPEC 4, 7).
+"""CCAI AnalyzeConversation (ROA style, version 2024-06-03) over httpx, signed with ACS3
+(docs/protocols.md#ccai-analysis, #signing-alibaba-cloud-requests).
 
 `POST {CCAI_ENDPOINT}/{workspaceId}/ccai/app/{appId}/analyze_conversation` with a
 JSON body, answered either with one JSON object or, with `stream: true`, with
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.clients import acs3 as acs

@@ -1,4 +1,5 @@
-"""ICE OpenAPI (RPC style, version 2020-11-09) over httpx, signed with ACS3 (SPEC 4).
+"""ICE OpenAPI (RPC style, version 2020-11-09) over httpx, signed with ACS3
+(docs/protocols.md#signing-alibaba-cloud-requests).
 
 `POST https://ice.{region}.aliyuncs.com/?<params>` with an empty body. One httpx
 client (connection pool) per warm instance; bounded retries on 5xx, timeouts and
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.clients import acs3 as acs
-from shared.clients.acs3 import Prepared
 from shared.clients import retry
+from shared.clients.acs3 import Prepared
 from shared.errors import BadRequest, UpstreamError
 from shared.log import logger
 from shared.settings import CloudCredentials, IceSettings, load

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from shared.errors import AppError, BadRequest, NotFound, Throttled, UpstreamError, UpstreamTimeout
 
@@ -61,7 +62,7 @@ class cut_off_at:
         self.timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
         self.timer.daemon = True
 
-    def __enter__(self) -> "cut_off_at":
+    def __enter__(self) -> cut_off_at:
         if self.timer is not None:
             self.timer.start()
         return self

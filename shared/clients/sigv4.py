@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -40,7 +40,7 @@ def canonical_request(method: str, path: str, query: str, headers: Mapping[str, 
 
 def signing_key(secret: str, datestamp: str, region: str, service: str = SERVICE) -> bytes:
     """HMAC chain `AWS4<secret>` -> date -> region -> service -> `aws4_request`."""
-    k = hmac.new(f"AWS4{secret}".encode("utf-8"), datestamp.encode(), hashlib.sha256).digest()
+    k = hmac.new(f"AWS4{secret}".encode(), datestamp.encode(), hashlib.sha256).digest()
     for part in (region, service, "aws4_request"):
         k = hmac.new(k, part.encode("utf-8"), hashlib.sha256).digest()
     return k

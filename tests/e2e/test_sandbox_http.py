@@ -5,8 +5,8 @@ import httpx
 import pytest
 
 from devkit.defaults import DEV_TOKEN
-from shared.api import rtc_token
 from devkit.tokens import mint_token
+from shared.api import rtc_token
 from tests.support import SandboxProcess
 
 pytestmark = pytest.mark.e2e

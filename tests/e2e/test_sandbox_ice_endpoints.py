@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from devkit.defaults import DEV_TOKEN
-from devkit.sims.ice import IceSimulator
 from devkit.sandbox.upstreams import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
+from devkit.sims.ice import IceSimulator
 from tests.support import SandboxProcess
 
 pytestmark = pytest.mark.e2e

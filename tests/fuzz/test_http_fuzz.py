@@ -12,11 +12,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from devkit.tokens import mint_token
 from shared.archive import layout
 from shared.clients import object_store
-from devkit.tokens import mint_token
-from tests.chain import AK, CALLBACK_TOKEN, SK, chain_env, ice_sim  # noqa: F401
-from tests.oss_server import moto_oss, oss_env  # noqa: F401
+from tests.chain import CALLBACK_TOKEN, SK
 from tests.support import load_function, sample
 
 JWT_SECRET = "fuzz-jwt-secret-" + "s" * 32

@@ -12,10 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.clients import object_store
 from devkit.sandbox import oss_events
-from tests.chain import analysis_env, ccai_sim, chain_env, ice_sim  # noqa: F401
-from tests.oss_server import moto_oss, oss_env  # noqa: F401
+from shared.clients import object_store
 from tests.support import Ctx, load_function
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))

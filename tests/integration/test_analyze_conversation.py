@@ -7,8 +7,7 @@ import pytest
 from shared.analysis import profile as profiles
 from shared.archive import layout
 from shared.clients import object_store
-from tests.chain import AK, SK, analysis_env, ccai_sim, chain_env, ice_sim, trigger  # noqa: F401
-from tests.oss_server import moto_oss, oss_env  # noqa: F401
+from tests.chain import AK, SK, trigger
 from tests.support import load_function, sample
 
 CALL_LOG = sample("call_log.json")

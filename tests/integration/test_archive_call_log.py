@@ -5,12 +5,10 @@ import json
 import pytest
 
 from devkit.sandbox.observed_store import observe_process_store
-
 from shared.archive import layout
+from shared.archive.dead_letters import RetryLater
 from shared.clients import object_store
-
-from tests.chain import call_events, chain_env, ice_sim, raw, trigger  # noqa: F401
-from tests.oss_server import moto_oss, oss_env  # noqa: F401
+from tests.chain import call_events, raw, trigger
 from tests.support import Ctx, call, http_event, load_function, sample
 
 CALL_LOG = sample("call_log.json")
@@ -80,7 +78,7 @@ def test_never_finished_ends_in_a_dead_letter_after_max_attempts(monkeypatch, ch
     stop_key = deliver(ingest, call_events("inst-never"))
     ice_sim.add_instance("inst-never", status="Executing")
     for _ in range(2):
-        with pytest.raises(Exception):
+        with pytest.raises(RetryLater):
             trigger(archive, stop_key)
     out = trigger(archive, stop_key)
     assert out["results"][0]["status"] == "dead_letter"

@@ -12,8 +12,7 @@ from devkit import syaml
 from devkit.ops import build
 from devkit.sandbox import oss_events
 from devkit.tokens import mint_token
-from tests.chain import AK, CALLBACK_TOKEN, SK, call_events, ice_sim  # noqa: F401
-from tests.oss_server import moto_oss  # noqa: F401
+from tests.chain import AK, CALLBACK_TOKEN, SK, call_events
 from tests.support import http_event
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -45,7 +44,7 @@ def run_artifact(folder, event: bytes, env: dict, tmp_path) -> dict:
 def test_every_function_is_built_small_and_without_devkit(artifacts):
     out, sizes = artifacts
     assert set(sizes) == set(syaml.functions())
-    for key, (raw, zipped) in sizes.items():
+    for key, (_raw, zipped) in sizes.items():
         folder = out / key
         names = zipfile.ZipFile(out / f"{key}.zip").infolist()
         source_only = sum(i.compress_size for i in names if "__pycache__" not in i.filename)
@@ -58,7 +57,7 @@ def test_every_function_is_built_small_and_without_devkit(artifacts):
         assert (folder / "index.py").is_file() and (folder / "shared" / "__init__.py").is_file()
         assert not (folder / "devkit").exists() and not (folder / "tests").exists()
         names = zipfile.ZipFile(out / f"{key}.zip").namelist()
-        assert "index.py" in names and "shared/__pycache__/settings.cpython-%d%d.pyc" % sys.version_info[:2] in names and not any(n.startswith(("devkit/", "moto/", "boto3/", "pytest")) for n in names)
+        assert "index.py" in names and f"shared/__pycache__/settings.cpython-{sys.version_info[0]}{sys.version_info[1]}.pyc" in names and not any(n.startswith(("devkit/", "moto/", "boto3/", "pytest")) for n in names)
     # only what a function imports: the token function needs no HTTP client
     assert not (out / "get_rtc_auth_token" / "httpx").exists()
     # the analysis profiles ship with the analyser (it loads its profile at cold start)

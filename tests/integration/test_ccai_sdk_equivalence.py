@@ -8,12 +8,11 @@ import json
 import pytest
 
 from devkit.sims.ccai import CcaiSimulator
-from shared.clients import acs3 as acs
 from shared.analysis import dialog
 from shared.analysis import profile as profiles
+from shared.clients import acs3 as acs
 from shared.clients import ccai
 from shared.settings import CcaiSettings, CloudCredentials, load
-from tests.chain import verified_requests  # noqa: F401
 
 AK, SK = "ak-ccai-sdk", "sk-ccai-sdk"
 TEXTS = ["plain", "with space", "star*tilde~slash/", "中文 ünïcödé \"quoted\" \\ back", "x" * 4000, "a+b=c&d %20",

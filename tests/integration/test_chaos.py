@@ -10,9 +10,7 @@ def isolated_env():
     """The in-process sandbox fills os.environ with its defaults: restore it afterwards."""
     import os
 
-    from shared.clients import ccai
-    from shared.clients import ice
-    from shared.clients import object_store
+    from shared.clients import ccai, ice, object_store
 
     saved = dict(os.environ)
     yield

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from shared.api import rtc_token
 from devkit.tokens import mint_token
+from shared.api import rtc_token
 from tests.support import call, http_event, load_function
 
 SECRET = "j" * 48

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from shared.clients import ice
 from devkit.tokens import mint_token
+from shared.clients import ice
 from tests.support import call, http_event, load_function, sample
 
 AK, SK = "ice-fn-ak", "ice-fn-sk-0123456789"

@@ -5,8 +5,7 @@ import pytest
 
 from shared.archive import layout
 from shared.clients import object_store
-from tests.chain import CALLBACK_TOKEN, callback, chain_env, ice_sim, raw  # noqa: F401
-from tests.oss_server import moto_oss, oss_env  # noqa: F401
+from tests.chain import CALLBACK_TOKEN, callback, raw
 from tests.support import call, http_event, load_function
 
 PATH = "/api/v2/aiagent/callback"

@@ -13,14 +13,12 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from devkit.sandbox.observed_store import ObservedStore
-
 from devkit.sandbox.local_oss import LocalOssServer
+from devkit.sandbox.observed_store import ObservedStore
 from shared.clients import object_store
-from shared.errors import StorageError
 from shared.clients.object_store import ObjectNotFound, ObjectStore, PutResult
+from shared.errors import StorageError
 from shared.settings import OssSettings, load
-from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import free_port
 
 AK, SK, TOKEN = "local-test-access-key", "local-test-secret-0123456789abcdef", "sts-token-0123456789abcdef"
@@ -217,9 +215,9 @@ def test_signature_matches_botocore_for_the_same_request():
                              OSS_SECURITY_TOKEN=TOKEN))
     now = datetime(2025, 8, 14, 2, 3, 4, tzinfo=timezone.utc)
     key = "callbacks/dt=2025-08-14/ü b+c~/x.json"
-    body = b'{"a": 1}'
+    put_body = b'{"a": 1}'
     for method, k, query, body, extra in [
-        ("PUT", key, {}, body, {"content-type": "application/json", "x-amz-meta-event": "agent_stop",
+        ("PUT", key, {}, put_body, {"content-type": "application/json", "x-amz-meta-event": "agent_stop",
                                 "if-none-match": "*"}),
         ("GET", None, {"list-type": "2", "prefix": "callbacks/dt=2025-08-14/ü b", "max-keys": "2",
                        "encoding-type": "url", "continuation-token": "a+b/c=="}, b"", {}),

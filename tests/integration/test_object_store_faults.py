@@ -17,15 +17,14 @@ import uuid
 import pytest
 
 from devkit.sandbox.observed_store import ObservedStore
-
 from devkit.sims.faulty_proxy import FaultyProxy
 from shared.archive import layout
 from shared.clients import object_store
-from shared.errors import StorageError
 from shared.clients.object_store import ObjectStore
+from shared.errors import StorageError
 from shared.settings import OssSettings, load, reset_cache
-from tests.chain import CALLBACK_TOKEN, SK, callback, chain_env, ice_sim, raw  # noqa: F401
-from tests.oss_server import ACCESS_KEY_SECRET, moto_oss, oss_env  # noqa: F401
+from tests.chain import CALLBACK_TOKEN, SK, callback, raw
+from tests.oss_server import ACCESS_KEY_SECRET
 from tests.support import call, http_event, load_function
 
 MARGIN = 0.35  # seconds allowed beyond a time budget (scheduling, the last request's own timeout floor)
@@ -338,7 +337,7 @@ def test_trickling_answer_is_cut_off_within_the_budget(store, proxy, direct, pre
     proxy.inject("trickle", times=None, delay=0.5, chunk_bytes=96, method="GET")
     start = time.monotonic()
     try:
-        outcome = "answered: %d bytes" % len(store.get(key)[0])
+        outcome = f"answered: {len(store.get(key)[0])} bytes"
     except StorageError as exc:
         outcome = f"StorageError ({exc.message})"
     elapsed = time.monotonic() - start

@@ -8,7 +8,6 @@ import pytest
 from devkit.sims.ice import IceSimulator
 from shared.clients.ice import IceClient
 from shared.settings import CloudCredentials, IceSettings, load
-from tests.chain import verified_requests  # noqa: F401
 
 VALUES = ["plain", "with space", "star*tilde~slash/", "中文 ünïcödé", "x" * 4000, "a+b=c&d", "%20literal"]
 CONFIG = {"Greeting": "你好 world*~", "TtsConfig": {"VoiceId": "zhixiaoxia", "SpeechRate": 1},
@@ -78,8 +77,8 @@ def test_generate_call_with_json_config_arrives_identically(sim):
 
 def test_wrong_secret_is_refused_for_both(sim):
     from alibabacloud_ice20201109 import models as m
-    from alibabacloud_tea_openapi import models as am
     from alibabacloud_ice20201109.client import Client
+    from alibabacloud_tea_openapi import models as am
 
     s, token = sim
     bad = Client(am.Config(access_key_id="ak-sdk", access_key_secret="nope", security_token=token,

@@ -11,8 +11,6 @@ import pytest
 from devkit.ops import reanalyze
 from shared.archive import layout
 from shared.clients import object_store
-from tests.chain import analysis_env, ccai_sim, chain_env, ice_sim  # noqa: F401
-from tests.oss_server import moto_oss, oss_env  # noqa: F401
 from tests.support import sample
 
 CALL_LOG = sample("call_log.json")

@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from shared.analysis import dialog
+from shared.analysis import dialog, results
 from shared.analysis import profile as profiles
-from shared.analysis import results
 from shared.clients import ccai
 
 

@@ -1,4 +1,4 @@
-"""shared.archive.layout: the archive's key layout (SPEC 6)."""
+"""shared.archive.layout: the archive's key layout (docs/protocols.md#archive-chain)."""
 import json
 from datetime import date, datetime, timedelta, timezone
 
@@ -126,7 +126,7 @@ def test_longest_and_odd_valid_instance_ids():
 def test_suffix_filter_selects_only_stop_events():
     keys = {t: key_of(EVENT, event_type=t) for t in
             ("agent_start", "agent_stop", "chat_record", "audio_record", "error", "unknown", "Weird!")}
-    fired = {t for t, k in keys.items() if ak.ARCHIVER_TRIGGER.matches(k)}
+    fired = {t for t, k in keys.items() if ak.ARCHIVE_TRIGGER.matches(k)}
     assert fired == {"agent_stop"}
     assert ak.triggered_by(keys["agent_stop"]) == ["archive_call_log"]
     assert ak.triggered_by(keys["chat_record"]) == []
@@ -149,7 +149,7 @@ def test_call_log_key_round_trip():
     ref = ak.parse_call_log_key(key)
     assert (ref.dt, ref.instance_id) == ("2025-08-14", "inst-a1")
     assert ak.call_log_key(date(2025, 8, 14), "inst-a1") == key
-    assert ak.ANALYSER_TRIGGER.matches(key) and ak.triggered_by(key) == ["analyze_conversation"]
+    assert ak.ANALYZE_TRIGGER.matches(key) and ak.triggered_by(key) == ["analyze_conversation"]
 
 
 def test_call_log_dt_comes_from_the_stop_key():
@@ -318,7 +318,7 @@ def test_property_callback_keys_round_trip_and_are_deterministic(instance_id, ev
     assert abs((ref.timestamp - utc).total_seconds()) < 0.001
     shuffled = json.loads(json.dumps(dict(reversed(list(obj.items()))), indent=2))
     assert ak.callback_key(instance_id, event_type, stamp, shuffled) == key
-    assert ak.ARCHIVER_TRIGGER.matches(key) == (ref.event == "agent_stop")
+    assert ak.ARCHIVE_TRIGGER.matches(key) == (ref.event == "agent_stop")
 
 
 @settings(max_examples=100, deadline=None)

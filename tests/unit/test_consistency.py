@@ -13,7 +13,6 @@ def test_every_function_folder_is_declared_and_vice_versa():
 
 
 def test_each_handler_resolves_to_a_callable():
-    from devkit.sandbox.fc_context import load_module
 
     for spec in syaml.functions().values():
         assert spec.handler_file.is_file(), spec.handler_file

@@ -63,7 +63,7 @@ def test_oss_triggers_match_the_archive_key_layout():
 
 
 def test_no_function_writes_under_a_prefix_that_triggers_itself():
-    for name, (prefix, suffix) in layout.TRIGGERS.items():
+    for name, (prefix, _suffix) in layout.TRIGGERS.items():
         for written in layout.WRITES.get(name, ()):
             assert not (written.startswith(prefix) or prefix.startswith(written)), (name, written, prefix)
 

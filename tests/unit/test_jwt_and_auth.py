@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from shared import jwt_hs256
 from devkit.tokens import mint_token
+from shared import jwt_hs256
 from shared.auth import Principal, authorize_client, bearer_value
 from shared.errors import Forbidden
 from shared.http import Headers, Request

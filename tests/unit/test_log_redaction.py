@@ -2,8 +2,8 @@ import io
 import json
 import logging
 
-from shared import log
 from devkit.tokens import mint_token
+from shared import log
 
 
 def capture(fn):

@@ -5,8 +5,8 @@ import httpx
 import pytest
 
 from shared.clients import retry
-from shared.errors import BadRequest, NotFound, Throttled, UpstreamError, UpstreamTimeout
 from shared.clients.ice import IceClient
+from shared.errors import BadRequest, NotFound, Throttled, UpstreamError, UpstreamTimeout
 from shared.settings import CloudCredentials, IceSettings, load
 
 

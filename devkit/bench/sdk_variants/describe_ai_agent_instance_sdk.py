@@ -4,16 +4,16 @@ compare cold starts. Development only; never deployed."""
 import os
 from urllib.parse import urlsplit
 
+from alibabacloud_ice20201109 import models as ice_models  # the point: import cost
+from alibabacloud_ice20201109.client import Client
+from alibabacloud_tea_openapi import models as api_models
+
 from shared.api import answers
 from shared.api.models import DescribeAIAgentInstanceRequest
 from shared.auth import authorize_client
 from shared.errors import UpstreamError
 from shared.http import endpoint
 from shared.settings import CloudCredentials, CoreSettings, IceSettings
-
-from alibabacloud_ice20201109 import models as ice_models  # noqa: E402  (the point: import cost)
-from alibabacloud_ice20201109.client import Client  # noqa: E402
-from alibabacloud_tea_openapi import models as api_models  # noqa: E402
 
 _client = None
 
@@ -29,7 +29,8 @@ def _sdk():
     return _client
 
 
-@endpoint(authorize=authorize_client, body=DescribeAIAgentInstanceRequest, settings=(CloudCredentials, IceSettings, CoreSettings))
+@endpoint(authorize=authorize_client, body=DescribeAIAgentInstanceRequest,
+          settings=(CloudCredentials, IceSettings, CoreSettings))
 def handler(req, principal, request):
     try:
         resp = _sdk().describe_aiagent_instance(ice_models.DescribeAIAgentInstanceRequest(

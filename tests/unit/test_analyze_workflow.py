@@ -1,0 +1,211 @@
+"""shared.analysis.workflow.analyze_call against the in-memory fakes (tests/fakes.py): no sockets."""
+import json
+
+import pytest
+
+from shared.analysis import profile as profiles
+from shared.analysis.workflow import Outcome, analyze_call
+from shared.archive import layout
+from shared.archive.dead_letters import RetryLater
+from shared.settings import CcaiSettings, load
+from tests.fakes import FakeCcai, MemoryStore, ccai_answer, failure
+from tests.support import sample
+
+INST, DT = "inst-9", "2025-08-14"
+SOURCE = layout.call_log_key(DT, INST)
+TARGET = layout.analysis_key(DT, INST, "default")
+ATTEMPTS = layout.attempts_key("analyze", INST)
+CALL_LOG = sample("call_log.json")
+PROFILE = profiles.load_profile("default")
+
+
+def settings(**env: str) -> CcaiSettings:
+    return load(CcaiSettings, {"CCAI_WORKSPACE_ID": "ws1", "CCAI_APP_ID": "app1", "ANALYSIS_MAX_ATTEMPTS": "3",
+                               "ANALYSIS_MAX_REQUEST_CHARS": "1000", **env})
+
+
+def archive(store: MemoryStore, dialog: list | None = None, **extra) -> str:
+    """Put an archived call as archive_call writes it; its ETag."""
+    log = {**CALL_LOG, "dialog": CALL_LOG["dialog"] if dialog is None else dialog}
+    doc = {"schema": "aicall.call-log/1", "instance_id": INST, "session_id": "sess-1", "call_log": log, **extra}
+    return store.seed(SOURCE, doc).etag
+
+
+def run(store: MemoryStore, ccai: FakeCcai, *, etag: str | None = None, profile: profiles.Profile = PROFILE,
+        key: str = SOURCE, **env: str) -> Outcome:
+    return analyze_call(store, ccai, settings(**env), key, profile=profile, source_etag=etag, deadline=77.0)
+
+
+def dead_letters(store: MemoryStore) -> list[dict]:
+    return [store.json(k) for k in store.keys(layout.date_prefix("failed/analyze/", DT))]
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore("archive-bucket")
+
+
+def test_call_is_analyzed_once_with_provenance(store):
+    etag = archive(store, dialog=CALL_LOG["dialog"][::-1])  # sent ordered by `begin`
+    ccai = FakeCcai()
+
+    out = run(store, ccai, etag=etag)
+
+    assert out == Outcome("analysed", TARGET, requests=1)
+    assert store.writes == [TARGET] and ccai.deadlines == [77.0]
+    (body,) = ccai.bodies
+    expected = sorted((t for t in CALL_LOG["dialog"] if t["text"].strip()), key=lambda t: t["begin"])
+    assert [s["text"] for s in body["dialogue"]["sentences"]] == [t["text"].strip() for t in expected]
+    assert [s["role"] for s in body["dialogue"]["sentences"]] == [t["role"] for t in expected]
+    assert body["dialogue"]["sessionId"] == "sess-1" and body["stream"] is False
+    assert body["resultTypes"] == PROFILE.request["resultTypes"] and body["modelCode"] == "tyxmTurbo"
+    doc = store.json(TARGET)
+    chars = sum(len(s["text"]) for s in body["dialogue"]["sentences"])
+    assert doc["status"] == "analysed" and doc["schema"] == "aicall.analysis/1" and doc["dt"] == DT
+    assert doc["source"] == {"key": SOURCE, "etag": etag, "bucket": "archive-bucket"}
+    assert doc["profile"] == {"name": "default", "version": PROFILE.version, "hash": PROFILE.digest}
+    assert doc["ccai"] == {"host": "contactcenterai.cn-shanghai.aliyuncs.com", "workspace_id": "ws1",
+                           "app_id": "app1", "stream": False, "request_ids": ["ccai-req-1"], "requests": 1,
+                           "attempts": 1, "stream_events": 0}
+    assert doc["dialog"] == {"turns": len(CALL_LOG["dialog"]), "sentences": len(expected), "chars": chars}
+    assert doc["result"]["parsed"] == {"summary": "answer 1"} and doc["long_dialog"] is None
+    assert doc["usage"] == {"input_tokens": chars, "output_tokens": 1, "total_tokens": chars + 1}
+    assert doc["timings"]["ccai_ms"] == 12.5 and doc["reason"] is None
+    meta = store.head(TARGET).metadata
+    assert meta == {"source-etag": etag, "profile-hash": PROFILE.digest, "profile": "default"}
+
+
+def test_duplicate_trigger_costs_one_head_and_no_ccai_call(store):
+    etag = archive(store)
+    ccai = FakeCcai()
+    run(store, ccai, etag=etag)
+    store.ops.clear()
+    # OSS trigger events may carry the ETag quoted and in upper case.
+    for trigger_etag in (etag, f'"{etag.upper()}"'):
+        assert run(store, ccai, etag=trigger_etag) == Outcome("already_analysed", TARGET)
+    assert store.ops == [("head", TARGET)] * 2
+    # Without an ETag (a re-run over the archive) it costs a HEAD and a GET, still no CCAI call.
+    store.ops.clear()
+    assert run(store, ccai).status == "already_analysed"
+    assert store.ops == [("head", TARGET), ("get", SOURCE)]
+    assert ccai.count == 1 and store.writes == [TARGET]
+
+
+def test_changed_call_log_is_analyzed_again(store):
+    ccai = FakeCcai()
+    run(store, ccai, etag=archive(store))
+    store.delete(SOURCE)
+    new_etag = archive(store, dialog=CALL_LOG["dialog"][:3])
+    assert run(store, ccai, etag=new_etag).status == "analysed"
+    assert ccai.count == 2 and len(ccai.bodies[-1]["dialogue"]["sentences"]) == 3
+    assert store.head(TARGET).metadata["source-etag"] == new_etag
+    assert store.json(TARGET)["source"]["etag"] == new_etag
+
+
+def test_new_profile_version_is_analyzed_again(store):
+    etag = archive(store)
+    ccai = FakeCcai()
+    run(store, ccai, etag=etag)
+    doc = json.loads((profiles.PROFILES_DIR / "default.json").read_text(encoding="utf-8"))
+    newer = profiles.parse_profile({**doc, "version": doc["version"] + 1}, "default.json")
+    assert newer.digest != PROFILE.digest
+    assert run(store, ccai, etag=etag, profile=newer).status == "analysed"
+    assert ccai.count == 2
+    assert store.json(TARGET)["profile"] == {"name": "default", "version": doc["version"] + 1, "hash": newer.digest}
+    assert store.head(TARGET).metadata["profile-hash"] == newer.digest
+    # And back to the old profile: its hash no longer matches what is stored, so once more.
+    assert run(store, ccai, etag=etag).status == "analysed" and ccai.count == 3
+
+
+def test_empty_dialog_is_recorded_without_calling_ccai(store):
+    etag = archive(store, dialog=[{"id": 1, "begin": 1.0, "role": "user", "text": "   "},
+                                  {"id": 2, "begin": 2.0, "role": "agent"}])
+    ccai = FakeCcai()
+    assert run(store, ccai, etag=etag) == Outcome("empty", TARGET, requests=0)
+    assert ccai.count == 0
+    doc = store.json(TARGET)
+    assert doc["status"] == "empty" and doc["result"] is None and doc["usage"] is None
+    assert "no sentence with text" in doc["reason"] and doc["dialog"] == {"turns": 2, "sentences": 0, "chars": 0}
+    assert doc["ccai"]["requests"] == 0 and doc["ccai"]["request_ids"] == []
+    assert store.head(TARGET).metadata["source-etag"] == etag  # so a duplicate trigger stops at the HEAD
+    assert run(store, ccai, etag=etag).status == "already_analysed"
+
+
+@pytest.mark.parametrize("raw", [b"not json", b'{"call_log": {"dialog": "not a list"}}', b"[1, 2]", b"{}"])
+def test_call_log_without_a_dialog_list_is_dead_lettered(store, raw):
+    store.seed(SOURCE, raw)
+    ccai = FakeCcai()
+    out = run(store, ccai)
+    assert out.status == "dead_letter" and str(out.key).startswith(f"failed/analyze/dt={DT}/{INST}-")
+    (letter,) = dead_letters(store)
+    assert letter["error_code"] == "CallLogInvalid" and letter["source_key"] == SOURCE and letter["stage"] == "analyze"
+    assert ccai.count == 0 and store.head(TARGET) is None
+
+
+def test_retryable_failure_asks_for_retry_then_dead_letters_after_max_attempts(store):
+    etag = archive(store)
+    throttled = failure("CCAI.Throttling.Qps", status=429, request_id="ccai-thr", attempts=5)
+    ccai = FakeCcai(throttled, throttled, throttled)
+    for attempt in (1, 2):
+        with pytest.raises(RetryLater, match="CCAI.Throttling.Qps"):
+            run(store, ccai, etag=etag)
+        assert store.json(ATTEMPTS)["attempts"] == attempt
+    out = run(store, ccai, etag=etag)
+    assert out.status == "dead_letter"
+    (letter,) = dead_letters(store)
+    assert {k: letter[k] for k in ("error_code", "attempts", "http_status", "ccai_request_id", "profile")} == {
+        "error_code": "CCAI.Throttling.Qps", "attempts": 3, "http_status": 429, "ccai_request_id": "ccai-thr",
+        "profile": PROFILE.provenance()}
+    assert letter["reason"].startswith("gave up after 3 attempts: ")
+    assert ccai.count == 3 and store.head(TARGET) is None
+
+
+def test_retryable_failure_then_success_is_analyzed(store):
+    etag = archive(store)
+    ccai = FakeCcai(failure("CCAI.InternalError", status=500))
+    with pytest.raises(RetryLater):
+        run(store, ccai, etag=etag)
+    assert run(store, ccai, etag=etag).status == "analysed"
+    assert ccai.count == 2 and dead_letters(store) == []
+
+
+def test_permanent_failure_is_dead_lettered_at_once(store):
+    etag = archive(store)
+    ccai = FakeCcai(failure("CCAI.IllegalPermission.NoAuth", retryable=False, status=403, request_id="ccai-403"))
+    out = run(store, ccai, etag=etag)
+    assert out.status == "dead_letter" and "CCAI.IllegalPermission.NoAuth" in str(out.reason)
+    (letter,) = dead_letters(store)
+    assert letter["error_code"] == "CCAI.IllegalPermission.NoAuth" and letter["http_status"] == 403
+    assert letter["attempts"] == 1 and letter["ccai_request_id"] == "ccai-403"
+    assert ccai.count == 1 and store.head(ATTEMPTS) is None and store.head(TARGET) is None
+
+
+def test_long_dialog_is_split_into_part_requests_and_merged(store):
+    dialog = [{"id": i, "begin": float(i), "role": "agent" if i % 2 else "user", "text": f"{i:02d}" + "x" * 98}
+              for i in range(30)]  # 3,000 characters: three requests of 1,000
+    etag = archive(store, dialog=dialog)
+    ccai = FakeCcai(*(ccai_answer(f'{{"part": {n}}}', input_tokens=1000, output_tokens=n, request_id=f"r{n}",
+                                  attempts=n, upstream_ms=10.0 * n) for n in (1, 2, 3)))
+    out = run(store, ccai, etag=etag)
+    assert out == Outcome("analysed", TARGET, requests=3)
+    assert [b["dialogue"]["sessionId"] for b in ccai.bodies] == ["sess-1-part1of3", "sess-1-part2of3",
+                                                                 "sess-1-part3of3"]
+    sent = [s["text"] for b in ccai.bodies for s in b["dialogue"]["sentences"]]
+    assert sent == [t["text"] for t in dialog]
+    doc = store.json(TARGET)
+    assert doc["usage"] == {"input_tokens": 3000, "output_tokens": 6, "total_tokens": 3006}
+    assert doc["ccai"]["request_ids"] == ["r1", "r2", "r3"] and doc["ccai"]["requests"] == 3
+    assert doc["ccai"]["attempts"] == 6 and doc["timings"]["ccai_ms"] == 60.0
+    assert [p["turns"] for p in doc["result"]["parts"]] == [[0, 9], [10, 19], [20, 29]]
+    assert [p["parsed"] for p in doc["result"]["parts"]] == [{"part": 1}, {"part": 2}, {"part": 3}]
+    assert doc["long_dialog"]["policy"] == "split" and doc["long_dialog"]["requests"] == 3
+    assert doc["long_dialog"]["total_chars"] == 3000 and doc["long_dialog"]["limit_chars"] == 1000
+
+
+def test_missing_call_log_or_other_key_is_skipped(store):
+    ccai = FakeCcai()
+    assert run(store, ccai) == Outcome("skipped", reason="the call log no longer exists")
+    assert store.ops == [("head", TARGET), ("get", SOURCE)]
+    store.ops.clear()
+    assert run(store, ccai, key=TARGET) == Outcome("skipped", reason="not a call-logs/ key")
+    assert store.ops == [] and store.writes == [] and ccai.count == 0
