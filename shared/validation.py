@@ -67,18 +67,22 @@ class BoundUser:
 BOUND_USER = BoundUser()
 
 
-class BindsUser(BaseModel):
-    """Base of every client request model. A subclass either marks exactly one required
-    field with `BOUND_USER`, or says `binds_no_user = True` (a request that names no
-    user); anything else fails when the class is defined. The user check therefore does
-    not depend on what the field is called, and a new model cannot skip it by accident."""
+class BindsUser:
+    """Mixin of every client request model (`class M(BindsUser, BaseModel)`). A model
+    either marks exactly one required field with `BOUND_USER`, or says
+    `binds_no_user: ClassVar[bool] = True` (a request that names no user); anything else fails when the
+    class is defined. The user check therefore does not depend on what the field is
+    called, and a new model cannot skip it by accident. (A plain mixin, not a model:
+    pydantic calls its hook, and defining it costs nothing at cold start.)"""
 
     binds_no_user: ClassVar[bool] = False
     bound_user_field: ClassVar[str | None] = None
 
+    model_fields: ClassVar[dict[str, Any]]
+
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
+        super().__pydantic_init_subclass__(**kwargs)  # type: ignore[misc]  # BaseModel's, next in the MRO
         marked = [name for name, f in cls.model_fields.items() if any(isinstance(m, BoundUser) for m in f.metadata)]
         if len(marked) > 1:
             raise TypeError(f"{cls.__name__}: fields {', '.join(marked)} are all marked BOUND_USER; mark one")
@@ -86,7 +90,7 @@ class BindsUser(BaseModel):
             raise TypeError(f"{cls.__name__}.{marked[0]}: a BOUND_USER field must be required")
         if not marked and not cls.binds_no_user and cls.model_fields:
             raise TypeError(f"{cls.__name__}: mark the field naming the user with BOUND_USER, "
-                            "or set binds_no_user = True")
+                            "or declare binds_no_user: ClassVar[bool] = True")
         cls.bound_user_field = marked[0] if marked else None
 
     def bound_user(self) -> str | None:

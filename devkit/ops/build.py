@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 from devkit import syaml
+from shared.analysis.profile import VALIDATED_DIGESTS
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "fc.lock.json"
@@ -144,6 +145,23 @@ def write_lock(python: str) -> None:
     print(f"wrote {LOCK.relative_to(REPO)}: {len(packages)} packages for python {python} on {PLATFORM}")
 
 
+def write_validated_digests(directory: Path) -> list[str]:
+    """Validate every analysis profile in `directory` against the full schema (refusing to
+    build an invalid one) and record their digests, so cold starts can skip the schema."""
+    from shared.analysis.profile import ProfileError, available_profiles, parse_profile
+
+    digests = []
+    for name in available_profiles(str(directory)):
+        path = directory / f"{name}.json"
+        try:
+            profile = parse_profile(json.loads(path.read_text(encoding="utf-8")), path.name)
+        except (ProfileError, ValueError) as exc:
+            raise SystemExit(f"analysis profile {path.name} is invalid: {exc}") from None
+        digests.append(profile.digest)
+    (directory / VALIDATED_DIGESTS).write_text("".join(f"{d}\n" for d in digests), encoding="ascii")
+    return digests
+
+
 def build(out: Path, python: str, only: list[str] | None = None) -> dict[str, tuple[int, int]]:
     """Build every (or `only`) function into out/<key>/ and out/<key>.zip; {key: (bytes, zip bytes)}."""
     lock = load_lock()
@@ -171,7 +189,8 @@ def build(out: Path, python: str, only: list[str] | None = None) -> dict[str, tu
                            check=True)
         shutil.copy2(spec.handler_file, target / spec.handler_file.name)
         shutil.copytree(REPO / "shared", target / "shared",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", VALIDATED_DIGESTS))
+        write_validated_digests(target / "shared" / "analysis" / "profiles")
         for junk in target.glob("bin"):
             shutil.rmtree(junk)
         if python == f"{sys.version_info.major}.{sys.version_info.minor}":

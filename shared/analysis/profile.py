@@ -3,8 +3,13 @@
 A profile (`shared/analysis/profiles/<name>.json`) holds the result types, fields with
 enum values, examples, service-inspection rules, scene and model; ANALYSIS_PROFILE
 chooses one per environment, and every result records the profile's name, version and
-content hash (docs/architecture.md#the-chain). The file is validated by pydantic models
-at cold start; an error names the file and the field.
+content hash (docs/architecture.md#the-chain).
+
+Every profile is validated against the pydantic schema of `shared.analysis.profile_schema`
+before it is used; an error names the file and the field. `make build` validates the
+profiles it ships and lists their digests in `profiles/validated.digests`: a cold start
+that finds its file's digest there skips the schema (building it costs ~40 ms), anything
+else (the sandbox, the tests, a file edited after the build) is validated on load.
 """
 from __future__ import annotations
 
@@ -13,11 +18,11 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from typing import Any
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+# Written by `make build` into the artifact: sha256 digests of the profiles it validated.
+VALIDATED_DIGESTS = "validated.digests"
 
 # Result types CCAI documents (docs/protocols.md#ccai-analysis); others only with allowUnknownResultTypes.
 KNOWN_RESULT_TYPES = frozenset({
@@ -32,95 +37,6 @@ REQUEST_KEYS = ("resultTypes", "modelCode", "sceneName", "fields", "examples", "
 
 class ProfileError(ValueError):
     """A profile file is missing or invalid (the message names the file and the field)."""
-
-
-def _text(max_len: int) -> Any:
-    """A string with something other than white space, at most `max_len` characters."""
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_len, pattern=r"\S")]
-
-
-def _profile_name(value: str) -> str:
-    from shared.archive.layout import check_profile_name
-
-    return check_profile_name(value)
-
-
-class _Part(BaseModel):
-    # Nested parts may carry keys CCAI adds later: kept and sent as they are.
-    model_config = ConfigDict(strict=True, extra="allow", hide_input_in_errors=True)
-
-
-class EnumValue(_Part):
-    enumValue: _text(100)  # type: ignore[valid-type]
-    desc: _text(2000) | None = None  # type: ignore[valid-type]
-
-
-class FieldSpec(_Part):
-    code: _text(100)  # type: ignore[valid-type]
-    name: _text(100)  # type: ignore[valid-type]
-    desc: _text(2000) | None = None  # type: ignore[valid-type]
-    enumValues: list[EnumValue] | None = None
-
-
-class Sentence(_Part):
-    role: Literal["user", "agent", "system"]
-    text: _text(20000)  # type: ignore[valid-type]
-
-
-class Example(_Part):
-    sentences: Annotated[list[Sentence], Field(min_length=1)]
-    output: _text(20000)  # type: ignore[valid-type]
-
-
-class InspectionContent(_Part):
-    title: _text(2000)  # type: ignore[valid-type]
-    content: _text(2000)  # type: ignore[valid-type]
-
-
-class ServiceInspection(_Part):
-    sceneIntroduction: _text(2000)  # type: ignore[valid-type]
-    inspectionIntroduction: _text(2000)  # type: ignore[valid-type]
-    inspectionContents: Annotated[list[InspectionContent], Field(min_length=1)]
-
-
-class ProfileFile(BaseModel):
-    """The schema of a profile file. Unknown top-level keys are refused (a typo is loud)."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True)
-
-    name: Annotated[str, AfterValidator(_profile_name)]
-    version: Annotated[int, Field(ge=1)]
-    description: str | None = None
-    allowUnknownResultTypes: bool = False
-    resultTypes: Annotated[list[str], Field(min_length=1)]
-    modelCode: Literal["tyxmTurbo", "tyxmPlus"] = "tyxmTurbo"
-    sceneName: _text(200) | None = None  # type: ignore[valid-type]
-    fields: list[FieldSpec] | None = None
-    examples: list[Example] | None = None
-    serviceInspection: ServiceInspection | None = None
-    customPrompt: _text(20000) | None = None  # type: ignore[valid-type]
-    categoryTags: Any = None
-    userProfiles: Any = None
-    responseFormatType: Any = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ProfileFile:
-        types = self.resultTypes
-        if len(set(types)) != len(types):
-            raise ValueError("resultTypes: duplicate entries")
-        unknown = [t for t in types if t not in KNOWN_RESULT_TYPES]
-        if unknown and not self.allowUnknownResultTypes:
-            raise ValueError(f"resultTypes: unknown type {unknown[0]!r} (set allowUnknownResultTypes "
-                             "to true to send it anyway)")
-        if "fields" in types and not self.fields:
-            raise ValueError("fields: required (non-empty) when resultTypes has 'fields'")
-        if self.fields and len({f.code for f in self.fields}) != len(self.fields):
-            raise ValueError("fields: duplicate code")
-        if "service_inspection" in types and self.serviceInspection is None:
-            raise ValueError("serviceInspection: required when resultTypes has 'service_inspection'")
-        if "custom_prompt" in types and self.customPrompt is None:
-            raise ValueError("customPrompt: required when resultTypes has 'custom_prompt'")
-        return self
 
 
 @dataclass(frozen=True)
@@ -147,23 +63,33 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def parse_profile(doc: Any, source: str) -> Profile:
-    """A Profile from a parsed profile file, or ProfileError naming `source` and the field."""
-    from shared.validation import describe
-
+def parse_profile(doc: Any, source: str, *, trusted_digests: frozenset[str] = frozenset()) -> Profile:
+    """A Profile from a parsed profile file, or ProfileError naming `source` and the field.
+    The schema check is skipped only for content whose digest is in `trusted_digests`."""
     if not isinstance(doc, dict):
         raise ProfileError(f"{source}: must be a JSON object")
-    try:
-        ProfileFile.model_validate(doc)
-    except ValidationError as exc:
-        raise ProfileError(f"{source}: {describe(exc, limit=3)}") from None
+    digest = hashlib.sha256(canonical_json(doc).encode()).hexdigest()
+    if digest not in trusted_digests:
+        from shared.analysis.profile_schema import check
+
+        problem = check(doc)
+        if problem:
+            raise ProfileError(f"{source}: {problem}")
     # The body keeps the file's own values (bytes equal to what the official SDK sends).
     request = {k: doc[k] for k in REQUEST_KEYS if doc.get(k) is not None}
     if doc.get("fields"):
         # As the official SDK serializes a field: `enumValues` always present ([] for free text).
         request["fields"] = [{**f, "enumValues": f.get("enumValues") or []} for f in doc["fields"]]
-    digest = hashlib.sha256(canonical_json(doc).encode()).hexdigest()
     return Profile(doc["name"], doc["version"], digest, request)
+
+
+def validated_digests(directory: Path) -> frozenset[str]:
+    """The digests `make build` validated (empty outside a built artifact)."""
+    try:
+        text = (directory / VALIDATED_DIGESTS).read_text(encoding="ascii")
+    except OSError:
+        return frozenset()
+    return frozenset(line.strip() for line in text.splitlines() if len(line.strip()) == 64)
 
 
 @lru_cache(maxsize=32)
@@ -184,7 +110,7 @@ def load_profile(name: str, directory: str | None = None) -> Profile:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ProfileError(f"{path.name}: not valid JSON ({exc})") from None
-    profile = parse_profile(doc, path.name)
+    profile = parse_profile(doc, path.name, trusted_digests=validated_digests(base))
     if profile.name != name:
         raise ProfileError(f"{path.name}: name: must be {name!r} (the file's name)")
     return profile

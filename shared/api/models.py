@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.validation import BOUND_USER, BindsUser
 
@@ -19,7 +19,7 @@ UserId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r
 ChannelId = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
-class ApiRequest(BindsUser):
+class ApiRequest(BindsUser, BaseModel):
     """Base of the client API's request models (strict, frozen, extra fields ignored)."""
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True, hide_input_in_errors=True)

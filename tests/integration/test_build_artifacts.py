@@ -60,8 +60,20 @@ def test_every_function_is_built_small_and_without_devkit(artifacts):
         assert "index.py" in names and f"shared/__pycache__/settings.cpython-{sys.version_info[0]}{sys.version_info[1]}.pyc" in names and not any(n.startswith(("devkit/", "moto/", "boto3/", "pytest")) for n in names)
     # only what a function imports: the token function needs no HTTP client
     assert not (out / "get_rtc_auth_token" / "httpx").exists()
-    # the analysis profiles ship with the analyser (it loads its profile at cold start)
-    assert (out / "analyze_conversation" / "shared" / "analysis" / "profiles" / "default.json").is_file()
+    # the analysis profiles ship with the analyze function (it loads its profile at cold start),
+    # validated by the build, which lists their digests so a cold start can skip the schema
+    profiles_dir = out / "analyze_conversation" / "shared" / "analysis" / "profiles"
+    assert (profiles_dir / "default.json").is_file()
+    from shared.analysis import profile as profiles
+
+    shipped = set((profiles_dir / profiles.VALIDATED_DIGESTS).read_text().split())
+    assert shipped == {profiles.load_profile(n).digest for n in profiles.available_profiles()}
+    cold = subprocess.run([sys.executable, "-I", "-S", "-c",
+                           "import sys; sys.path.insert(0, sys.argv[1]); "
+                           "from shared.analysis import profile; p = profile.load_profile('default'); "
+                           "print(p.name, 'shared.analysis.profile_schema' in sys.modules, 'pydantic' in sys.modules)",
+                           str(out / "analyze_conversation")], capture_output=True, text=True, check=True)
+    assert cold.stdout.split() == ["default", "False", "False"]
     assert (out / "describe_ai_agent_instance" / "httpx").exists()
 
 

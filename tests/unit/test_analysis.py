@@ -164,3 +164,30 @@ def test_streamed_text_is_assembled_in_either_style(pieces, whole):
 def test_body_bytes_are_compact_sorted_utf8():
     assert ccai.encode_body({"b": 1, "a": "中 x"}) == '{"a":"中 x","b":1}'.encode()
     assert ccai.path_for("ws-1", "app_2") == "/ws-1/ccai/app/app_2/analyze_conversation"
+
+
+def test_only_content_the_build_validated_skips_the_schema(tmp_path):
+    doc = json.loads((profiles.PROFILES_DIR / "default.json").read_text())
+    good = profiles.parse_profile(doc, "default.json")
+    bad = {**doc, "version": 0}
+    with pytest.raises(profiles.ProfileError, match="version"):
+        profiles.parse_profile(bad, "default.json", trusted_digests=frozenset({good.digest}))
+    # a digest the build recorded is trusted as is (the schema is not run again)
+    digest = profiles.canonical_json(bad)
+    import hashlib
+
+    trusted = frozenset({hashlib.sha256(digest.encode()).hexdigest()})
+    assert profiles.parse_profile(bad, "default.json", trusted_digests=trusted).version == 0
+
+
+def test_load_profile_trusts_only_the_digests_file_beside_it(tmp_path):
+    doc = json.loads((profiles.PROFILES_DIR / "default.json").read_text())
+    (tmp_path / "default.json").write_text(json.dumps({**doc, "modelCode": "gpt"}))
+    with pytest.raises(profiles.ProfileError, match="modelCode"):
+        profiles.load_profile("default", str(tmp_path))
+    (tmp_path / "default.json").write_text(json.dumps(doc))
+    good = profiles.load_profile("default", str(tmp_path))
+    (tmp_path / profiles.VALIDATED_DIGESTS).write_text(good.digest + "\n")
+    profiles.load_profile.cache_clear()
+    assert profiles.load_profile("default", str(tmp_path)).digest == good.digest
+    assert profiles.validated_digests(tmp_path) == {good.digest}

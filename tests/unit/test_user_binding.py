@@ -2,9 +2,10 @@
 marked field is called, `shared.http.endpoint` requires it to be the token's subject, and a
 model that marks nothing (and does not say it names no user) cannot be defined."""
 import inspect
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import pytest
+from pydantic import BaseModel
 
 from devkit.tokens import mint_token
 from shared.api import models
@@ -17,7 +18,7 @@ from tests.support import call, http_event
 SECRET = "user-binding-secret-0123456789abcdef"
 
 
-class CallerNamedDifferently(BindsUser):
+class CallerNamedDifferently(BindsUser, BaseModel):
     account: Annotated[str, BOUND_USER]
     note: str = ""
 
@@ -42,22 +43,22 @@ def test_a_field_with_another_name_is_still_bound(handler):
 
 def test_a_model_that_marks_no_user_cannot_be_defined():
     with pytest.raises(TypeError, match="BOUND_USER"):
-        class Forgot(BindsUser):
+        class Forgot(BindsUser, BaseModel):
             user_id: str
 
 
 def test_opting_out_is_explicit_and_two_marks_or_an_optional_mark_are_refused():
-    class NamesNoUser(BindsUser):
-        binds_no_user = True
+    class NamesNoUser(BindsUser, BaseModel):
+        binds_no_user: ClassVar[bool] = True
         agent: str
 
     assert NamesNoUser(agent="a").bound_user() is None
     with pytest.raises(TypeError, match="mark one"):
-        class Two(BindsUser):
+        class Two(BindsUser, BaseModel):
             a: Annotated[str, BOUND_USER]
             b: Annotated[str, BOUND_USER]
     with pytest.raises(TypeError, match="required"):
-        class Optional(BindsUser):
+        class Optional(BindsUser, BaseModel):
             a: Annotated[str | None, BOUND_USER] = None
 
 
