@@ -43,8 +43,10 @@ def _cmd_token(args: argparse.Namespace) -> int:
     if len(secret) < 32:
         print("error: AUTH_JWT_SECRET: must be at least 32 characters", file=sys.stderr)
         return 2
-    if not 1 <= args.ttl <= 30 * 86400:
-        print("error: --ttl: must be between 1 and 2592000 seconds", file=sys.stderr)
+    max_ttl = int(os.environ.get("AUTH_JWT_MAX_TTL_SECONDS") or 86400)
+    if not 1 <= args.ttl <= max_ttl:
+        # The functions refuse a token that lives longer than AUTH_JWT_MAX_TTL_SECONDS.
+        print(f"error: --ttl: must be between 1 and {max_ttl} seconds (AUTH_JWT_MAX_TTL_SECONDS)", file=sys.stderr)
         return 2
     print(mint_token(args.user_id, secret, args.ttl))
     return 0
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="point an agent's ICE callbacks at this AppServer (SetNotifyConfig)")
     cc.add_argument("--agent-id", required=True)
     cc.add_argument("--url", required=True, help="the deployed .../api/v2/aiagent/callback URL")
-    cc.add_argument("--token", help="callback bearer token (default: CALLBACK_TOKEN)")
+    cc.add_argument("--token", help="callback bearer token (default: CALLBACK_TOKEN, its first entry)")
     from devkit.ops.configure_callbacks import ALL_EVENTS
 
     cc.add_argument("--events", default=ALL_EVENTS, help="comma-separated event types (default: all)")

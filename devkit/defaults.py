@@ -1,7 +1,10 @@
 """Embedded development defaults: `aiagent dev` starts with no configuration at all.
 
 These values are public and only good on a laptop. A variable already set in the
-environment always wins. Deployed stages never see them (s.yaml does not use them).
+environment always wins. Deployed stages never see them (s.yaml does not use them),
+and refuse them if they do: `shared/settings.py` keeps the SHA-256 of DEV_TOKEN,
+DEV_JWT_SECRET and DEV_CALLBACK_TOKEN (`is_dev_secret`); change one here and
+tests/unit/test_dev_secrets.py asks you to update its fingerprint there.
 """
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ import os
 DEV_TOKEN = "dev-client-token-change-me"
 DEV_JWT_SECRET = "dev-only-jwt-secret-0123456789abcdef-not-for-prod"
 DEV_CALLBACK_TOKEN = "dev-callback-token-change-me"
+# The sandbox's own /_sandbox/ endpoints (object listing and content, upstream endpoints):
+# a token of their own, so holding the callback token (ICE's) does not open them.
+DEV_SANDBOX_TOKEN = "dev-sandbox-token-change-me"
 DEV_BUCKET = "aicall-archive-dev"
 
 DEV_ENV: dict[str, str] = {
@@ -20,6 +26,7 @@ DEV_ENV: dict[str, str] = {
     "LIVE_MIC_APP_ID": "dev-artc-app-id",
     "LIVE_MIC_APP_KEY": "dev-artc-app-key-not-secret",
     "CALLBACK_TOKEN": DEV_CALLBACK_TOKEN,
+    "SANDBOX_TOKEN": DEV_SANDBOX_TOKEN,
     "ARCHIVE_BUCKET": DEV_BUCKET,
 }
 

@@ -5,12 +5,26 @@ the customer's own login service in production, and of this module everywhere el
 """
 from __future__ import annotations
 
+import os
 import time
+from typing import Any
 
 from shared import jwt_hs256
 
 
-def mint_token(user_id: str, secret: str, ttl_seconds: int = 3600, now: float | None = None) -> str:
-    """An HS256 JWT with `sub`=`user_id`, `iat` and `exp`, as `AUTH_MODE=jwt` expects."""
+def mint_token(user_id: str, secret: str, ttl_seconds: int = 3600, now: float | None = None,
+               *, audience: str | None = None, issuer: str | None = None) -> str:
+    """An HS256 JWT with `sub`=`user_id`, `iat` and `exp`, as `AUTH_MODE=jwt` expects.
+
+    `aud` and `iss` are added when given, else from AUTH_JWT_AUDIENCE / AUTH_JWT_ISSUER
+    when those are set, so `aiagent token` and `aiagent smoke` match the deployment.
+    """
     issued = int(time.time() if now is None else now)
-    return jwt_hs256.encode({"sub": user_id, "iat": issued, "exp": issued + int(ttl_seconds)}, secret)
+    claims: dict[str, Any] = {"sub": user_id, "iat": issued, "exp": issued + int(ttl_seconds)}
+    audience = audience or os.environ.get("AUTH_JWT_AUDIENCE") or None
+    issuer = issuer or os.environ.get("AUTH_JWT_ISSUER") or None
+    if audience:
+        claims["aud"] = audience
+    if issuer:
+        claims["iss"] = issuer
+    return jwt_hs256.encode(claims, secret)

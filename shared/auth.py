@@ -60,11 +60,16 @@ def authorize_client(request: Request, settings: CoreSettings) -> Principal:
     assert settings.AUTH_JWT_SECRET is not None  # guaranteed by CoreSettings
     try:
         claims = jwt_hs256.decode(
-            token, settings.AUTH_JWT_SECRET.get_secret_value(), leeway=settings.AUTH_JWT_LEEWAY_SECONDS
+            token,
+            settings.AUTH_JWT_SECRET.get_secret_value(),
+            leeway=settings.AUTH_JWT_LEEWAY_SECONDS,
+            max_ttl=settings.AUTH_JWT_MAX_TTL_SECONDS,
+            audience=settings.AUTH_JWT_AUDIENCE,
+            issuer=settings.AUTH_JWT_ISSUER,
         )
     except jwt_hs256.InvalidToken as exc:
-        code = "TokenExpired" if str(exc) == "token expired" else "InvalidToken"
-        raise Forbidden(f"authorization {exc}", error_code=code) from None
+        # TokenExpired or InvalidToken; the message never contains the token.
+        raise Forbidden(f"authorization {exc}", error_code=exc.error_code) from None
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Forbidden("authorization token has no subject", error_code="InvalidToken")

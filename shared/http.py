@@ -64,10 +64,53 @@ class Request:
             if not self.body.strip():
                 raise BadRequest("body: must be a JSON object (body is empty)", error_code="InvalidBody")
             try:
-                self._json = json.loads(self.body)
+                parsed = json.loads(self.body, parse_constant=_NotJson)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise BadRequest(f"body: not valid JSON ({_json_reason(exc)})", error_code="InvalidBody") from None
+            problem = _first_non_json_value(parsed)
+            if problem is not None:
+                raise BadRequest(problem, error_code="InvalidBody")
+            self._json = parsed
         return self._json
+
+
+class _NotJson:
+    """What Python's decoder would turn NaN, Infinity and -Infinity into (JSON has none)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _first_non_json_value(value: Any) -> str | None:
+    """`where: what` for the first value that JSON cannot carry on to an upstream: NaN or
+    Infinity (and numbers too large for a float), or text with a lone surrogate (a `\\ud800`
+    escape: valid JSON syntax, but not text any encoder can write)."""
+    todo: list[tuple[str, Any]] = [("", value)]
+    while todo:
+        where, item = todo.pop()
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                path = f"{where}.{key}" if where else str(key)
+                if _has_lone_surrogate(key):
+                    return f"{where or 'body'}: a key is not valid text (lone surrogate)"
+                todo.append((path, sub))
+        elif isinstance(item, list):
+            todo.extend((f"{where}[{i}]", sub) for i, sub in enumerate(item))
+        elif isinstance(item, _NotJson):
+            return f"{where or 'body'}: {item.name} is not a JSON number"
+        elif isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
+            return f"{where or 'body'}: number out of range"
+        elif isinstance(item, str) and _has_lone_surrogate(item):
+            return f"{where or 'body'}: not valid text (lone surrogate)"
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _json_reason(exc: Exception) -> str:
@@ -157,6 +200,8 @@ def _function_name(context: Any) -> str | None:
 
 
 Authorizer = Callable[[Request, Any], Any]
+# Body fields worth an audit line: what a request acted on (ids and region, never content).
+AUDIT_FIELDS = ("ai_agent_id", "ai_agent_instance_id", "region", "channel_id")
 
 
 def endpoint(
@@ -166,6 +211,7 @@ def endpoint(
     methods: tuple[str, ...] = ("POST",),
     settings: tuple[type[EnvSettings], ...],
     require_json_content_type: bool = False,
+    cors: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[[Any, Any], dict[str, Any]]]:
     """Make `fn(data, principal, request)` an FC HTTP handler `handler(event, context)`.
 
@@ -176,6 +222,11 @@ def endpoint(
     an `HttpSettings` (body limit, CORS, authorization). Each is loaded once here, at cold
     start; a configuration error is logged then and answered as a 500 JSON error on every
     invocation. The groups are kept on the handler (`handler.settings_groups`) for tools.
+    `require_json_content_type`: anything but `Content-Type: application/json` is a 415
+    (a browser cannot send that cross-site without a preflight). `cors=False`: no CORS
+    headers and no preflight (endpoints no browser may call, such as ICE's callback).
+    Every request is logged once, with the caller (token subject), source IP, and the
+    audited fields of the body (AUDIT_FIELDS) — never a token or a secret.
     """
     http_groups = [g for g in settings if issubclass(g, HttpSettings)]
     if len(http_groups) != 1:
@@ -198,17 +249,19 @@ def endpoint(
         def handler(event: Any, context: Any) -> dict[str, Any]:
             started = time.perf_counter()
             start_request(_context_request_id(context), _function_name(context))
-            cors: dict[str, str] = {"Access-Control-Allow-Origin": "*"}
+            cors_out: dict[str, str] = {"Access-Control-Allow-Origin": "*"} if cors else {}
             outcome: dict[str, Any] = {"status": 500}
             try:
                 if config_error is not None:
                     raise config_error
                 req = parse_event(event, max_body=core.max_body)
-                cors = cors_headers(req.headers.get("origin"), core.CORS_ALLOW_ORIGINS)
-                if req.method == "OPTIONS":
+                outcome["source_ip"] = req.source_ip
+                if cors:
+                    cors_out = cors_headers(req.headers.get("origin"), core.CORS_ALLOW_ORIGINS)
+                if cors and req.method == "OPTIONS":
                     outcome["status"] = 204
                     return response(204, None, {
-                        **cors,
+                        **cors_out,
                         "Access-Control-Allow-Methods": allow,
                         "Access-Control-Allow-Headers": "authorization, content-type",
                         "Access-Control-Max-Age": "86400",
@@ -218,29 +271,35 @@ def endpoint(
                                            headers={"Allow": allow})
                 if require_json_content_type:
                     ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
-                    if ctype and ctype != "application/json":
+                    if ctype != "application/json":
                         raise UnsupportedMediaType("content-type: must be application/json")
                 principal = authorize(req, core)
+                if getattr(principal, "subject", None):
+                    outcome["user"] = principal.subject
                 data = req
                 if body is not None:
                     from shared.validation import parse_body
 
                     data = parse_body(body, req.json())
+                    outcome.update({name: getattr(data, name) for name in AUDIT_FIELDS
+                                    if isinstance(getattr(data, name, None), str)})
                     bound: str | None = data.bound_user() if isinstance(data, BindsUser) else None
                     if bound is not None:
                         principal.require_user(bound)
                 result = fn(data, principal, req)
                 outcome["status"] = 200
-                return response(200, {"code": 200, **result}, cors)
+                return response(200, {"code": 200, **result}, cors_out)
             except AppError as exc:
                 outcome.update(status=exc.status, error_code=exc.error_code, reason=exc.message)
-                return response(exc.status, exc.body(), {**cors, **exc.headers})
+                return response(exc.status, exc.body(), {**cors_out, **exc.headers})
             except RecursionError:
                 outcome.update(status=400, error_code="InvalidBody")
-                return response(400, BadRequest("body: JSON nested too deeply", error_code="InvalidBody").body(), cors)
+                return response(400, BadRequest("body: JSON nested too deeply", error_code="InvalidBody").body(),
+                                cors_out)
             except Exception:
                 logger.exception("unhandled error")
-                return response(500, {"code": 500, "message": "internal error", "error_code": "InternalError"}, cors)
+                return response(500, {"code": 500, "message": "internal error", "error_code": "InternalError"},
+                                cors_out)
             finally:
                 outcome["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
                 logger.info("request done", extra=outcome)

@@ -4,7 +4,10 @@ Like `shared.http.endpoint` for HTTP: correlation id, cold-start settings with t
 error kept and raised on every invocation (FC retries, the log says why), a JSON
 log line per record. Raising out of the handler is how a triggered function asks
 FC's async invocation to retry; a malformed event is logged and dropped (retrying
-cannot fix it).
+cannot fix it). Every record of an event gets its attempt in every invocation: a
+record that asks for a retry does not keep the records after it from running (FC's
+retries would otherwise run out before they were ever tried); the first exception is
+raised once all have run.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from shared.errors import ConfigurationError
-from shared.log import logger, start_request
+from shared.log import logger, redact_text, start_request
 from shared.settings import EnvSettings, load
 
 
@@ -42,7 +45,7 @@ def parse(event: bytes | str | dict) -> list[ObjectCreated]:
     if isinstance(event, (bytes, bytearray, str)):
         try:
             event = json.loads(event)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidOssEvent("event is not JSON") from None
     records = event.get("events") if isinstance(event, dict) else None
     if not isinstance(records, list) or not records:
@@ -61,7 +64,7 @@ def parse(event: bytes | str | dict) -> list[ObjectCreated]:
                 region=str(rec.get("region", "")),
                 event_time=str(rec.get("eventTime", "")),
             ))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise InvalidOssEvent(f"events[{i}] is not an OSS object record") from None
     return out
 
@@ -97,19 +100,23 @@ def oss_triggered(*, settings: tuple[type[EnvSettings], ...], check: Callable[[]
                 logger.error("dropping malformed OSS event", extra={"reason": str(exc)})
                 return {"results": [], "error": str(exc)}
             results = []
+            first_error: Exception | None = None
             for rec in records:
                 started = time.perf_counter()
                 try:
                     outcome = fn(rec, context)
                 except Exception as exc:
                     logger.warning("record not done; FC will retry", extra={
-                        "key": rec.key, "error": type(exc).__name__, "reason": str(exc)[:300],
+                        "key": rec.key, "error": type(exc).__name__, "reason": redact_text(str(exc))[:300],
                         "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
-                    raise
+                    first_error = first_error or exc
+                    continue
                 fields = {"key": rec.key, "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
                 fields.update({k: v for k, v in vars(outcome).items() if v is not None} if outcome else {})
                 logger.info("record done", extra=fields)
                 results.append(fields)
+            if first_error is not None:
+                raise first_error
             return {"results": results}
 
         handler.config_error = config_error  # type: ignore[attr-defined]

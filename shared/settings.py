@@ -7,6 +7,7 @@ every log line, and never appear in an error message.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from typing import Literal, TypeVar
@@ -79,6 +80,23 @@ def _csv(value: object) -> object:
     return value
 
 
+# SHA-256 of the public development values embedded in devkit/defaults.py (shared/ never
+# imports devkit). Outside STAGE=dev they are refused as secrets and tokens;
+# tests/unit/test_dev_secrets.py proves these are devkit's current values.
+DEV_SECRET_FINGERPRINTS: dict[str, str] = {
+    "DEV_JWT_SECRET": "28d4a1daa3d7feec4e2373c83e6353e8f5e13ba7af5a55a77eacd98a5d46ac79",
+    "DEV_CALLBACK_TOKEN": "fc8b9e3167ab5f890304b2fb92f5e8e7d7bcd2694e3361d10bf406be72cb29fd",
+    "DEV_TOKEN": "e44a373157f8cc98ecf514e8f55006b4cddd65893bbae7634f9f38ed59d6b10a",
+}
+_DEV_FINGERPRINTS = frozenset(DEV_SECRET_FINGERPRINTS.values())
+
+
+def is_dev_secret(value: str) -> bool:
+    """True if `value` (or it without surrounding whitespace) is one of devkit's public
+    development secrets or tokens: refuse it whenever STAGE is not dev."""
+    return any(hashlib.sha256(v.encode()).hexdigest() in _DEV_FINGERPRINTS for v in {value, value.strip()})
+
+
 class HttpSettings(EnvSettings):
     """What every HTTP function needs: stage, body limit, CORS."""
 
@@ -100,6 +118,11 @@ class CoreSettings(HttpSettings):
     AUTH_MODE: Literal["jwt", "static", "none"] = "jwt"
     AUTH_JWT_SECRET: SecretStr | None = None
     AUTH_JWT_LEEWAY_SECONDS: int = Field(default=30, ge=0, le=300)
+    # The longest a client JWT may still be valid (exp - now); a 10-year token is refused.
+    AUTH_JWT_MAX_TTL_SECONDS: int = Field(default=86400, ge=60, le=30 * 86400)
+    # When set, the token's aud (a string or a list) must contain it / its iss must equal it.
+    AUTH_JWT_AUDIENCE: str | None = Field(default=None, min_length=1, max_length=256)
+    AUTH_JWT_ISSUER: str | None = Field(default=None, min_length=1, max_length=256)
     AUTH_STATIC_TOKENS: tuple[SecretStr, ...] = ()
 
     _split = field_validator("AUTH_STATIC_TOKENS", mode="before")(_csv)
@@ -117,8 +140,21 @@ class CoreSettings(HttpSettings):
             raise ValueError("AUTH_JWT_SECRET is required when AUTH_MODE=jwt")
         if self.AUTH_MODE == "static" and not self.AUTH_STATIC_TOKENS:
             raise ValueError("AUTH_STATIC_TOKENS is required when AUTH_MODE=static")
-        if self.STAGE == "prod" and self.AUTH_MODE != "jwt":
-            raise ValueError(f"AUTH_MODE={self.AUTH_MODE} is refused when STAGE=prod (use AUTH_MODE=jwt)")
+        if self.STAGE != "dev" and self.AUTH_MODE != "jwt":
+            raise ValueError(f"AUTH_MODE={self.AUTH_MODE} is refused when STAGE={self.STAGE} "
+                             "(development only; use AUTH_MODE=jwt)")
+        if self.STAGE != "dev":
+            if self.AUTH_JWT_SECRET is not None and is_dev_secret(self.AUTH_JWT_SECRET.get_secret_value()):
+                raise ValueError(f"AUTH_JWT_SECRET is the public development secret of devkit/defaults.py, "
+                                 f"refused when STAGE={self.STAGE} (use a random 256-bit value)")
+            if any(is_dev_secret(t.get_secret_value()) for t in self.AUTH_STATIC_TOKENS):
+                raise ValueError(f"AUTH_STATIC_TOKENS contains a public development token of devkit/defaults.py, "
+                                 f"refused when STAGE={self.STAGE}")
+        # Here, not in HttpSettings: browsers call the client API; the callback endpoint
+        # (CallbackSettings) is called by ICE, server to server, and sets no origins.
+        if self.STAGE == "prod" and "*" in self.CORS_ALLOW_ORIGINS:
+            raise ValueError("CORS_ALLOW_ORIGINS must list the web app's origins when STAGE=prod "
+                             "('*', the default, is refused), e.g. https://app.example.com")
         return self
 
 
@@ -279,17 +315,35 @@ class CcaiSettings(EnvSettings):
 
 
 class CallbackSettings(HttpSettings):
-    """ICE agent callbacks (docs/protocols.md#ice-callbacks): the shared bearer token and the body limit."""
+    """ICE agent callbacks (docs/protocols.md#ice-callbacks): the shared bearer token(s), the
+    body limit, and how far an event's time may lie from now."""
 
-    CALLBACK_TOKEN: SecretStr
+    # Comma-separated; every entry is accepted, so the token can be rotated without downtime
+    # (add the new one, point ICE at it with `aiagent configure-callbacks`, drop the old one).
+    CALLBACK_TOKEN: tuple[SecretStr, ...]
     CALLBACK_MAX_BODY_BYTES: int = Field(default=256 * 1024, ge=1024, le=6 * 1024 * 1024)
+    # An event dated further in the past / the future than this is refused (400 naming
+    # `timestamp`): a forged or replayed event cannot open a call long over, or yet to come.
+    CALLBACK_MAX_EVENT_AGE_SECONDS: int = Field(default=7 * 86400, ge=60, le=3650 * 86400)
+    CALLBACK_MAX_EVENT_FUTURE_SECONDS: int = Field(default=600, ge=0, le=86400)
+
+    _split = field_validator("CALLBACK_TOKEN", mode="before")(_csv)
 
     @field_validator("CALLBACK_TOKEN")
     @classmethod
-    def _token_long_enough(cls, v: SecretStr) -> SecretStr:
-        if len(v.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters (use a random value)")
+    def _tokens_long_enough(cls, v: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if not v:
+            raise ValueError("must name at least one token")
+        if any(len(t.get_secret_value()) < 16 for t in v):
+            raise ValueError("every entry must be at least 16 characters (use random values)")
         return v
+
+    @model_validator(mode="after")
+    def _no_dev_token_outside_dev(self) -> CallbackSettings:
+        if self.STAGE != "dev" and any(is_dev_secret(t.get_secret_value()) for t in self.CALLBACK_TOKEN):
+            raise ValueError(f"CALLBACK_TOKEN contains the public development token of devkit/defaults.py, "
+                             f"refused when STAGE={self.STAGE}")
+        return self
 
     @property
     def max_body(self) -> int:

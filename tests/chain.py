@@ -11,6 +11,11 @@ from tests.support import sample
 
 AK, SK = "chain-test-ak", "chain-test-sk-0123456789"
 CALLBACK_TOKEN = "chain-callback-token-0123456789"
+# The chain's payloads carry fixed 2025 times (`callback()`, `call_events()`), so its env
+# widens the callbacks' event-time window to the largest age allowed (10 years: enough
+# until 2035). Tests of the window itself load the function with the defaults
+# (tests/integration/test_ingest_callback.py); payloads may also use times near now.
+WIDE_EVENT_WINDOW = {"CALLBACK_MAX_EVENT_AGE_SECONDS": str(3650 * 86400)}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,7 @@ def chain_env(monkeypatch, oss_env, ice_sim):
     env = {
         "STAGE": "dev", "ICE_ENDPOINT": ice_sim.endpoint, "ALIBABA_CLOUD_ACCESS_KEY_ID": AK,
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK, "CALLBACK_TOKEN": CALLBACK_TOKEN,
-        "CALL_LOG_ALLOW_INSECURE": "true", "ICE_MAX_RETRIES": "1",
+        "CALL_LOG_ALLOW_INSECURE": "true", "ICE_MAX_RETRIES": "1", **WIDE_EVENT_WINDOW,
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

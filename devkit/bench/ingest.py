@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 AK, SK, BUCKET, TOKEN = "bench-ak", "bench-sk-0123456789", "bench-archive", "bench-callback-token-0123456789"
+SANDBOX_TOKEN = "bench-sandbox-token-0123456789"  # the sandbox's /_sandbox/ endpoints (not the callback token)
 
 
 def callback(instance: str, n: int, event: str = "chat_record") -> bytes:
@@ -125,7 +126,8 @@ def sustained(seconds: float, clients: int) -> dict:
     from tests.support import SandboxProcess
 
     data = REPO / ".sandbox" / "bench" / f"sustained-{uuid.uuid4().hex[:8]}"
-    env = {"CALLBACK_TOKEN": TOKEN, "ARCHIVE_BUCKET": "bench-sustained", "SANDBOX_DATA_DIR": str(data)}
+    env = {"CALLBACK_TOKEN": TOKEN, "SANDBOX_TOKEN": SANDBOX_TOKEN, "ARCHIVE_BUCKET": "bench-sustained",
+           "SANDBOX_DATA_DIR": str(data)}
     accepted: list[str] = []
     errors: list[int] = []
     latencies: list[float] = []
@@ -161,7 +163,7 @@ def sustained(seconds: float, clients: int) -> dict:
             after = ""
             while True:  # paginate the listing
                 page = client.get("/_sandbox/objects", params={"prefix": "callbacks/", "start_after": after},
-                                  headers={"Authorization": f"Bearer {TOKEN}"}).json()
+                                  headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}).json()
                 stored.update(o["key"] for o in page["objects"])
                 if not page["truncated"]:
                     break

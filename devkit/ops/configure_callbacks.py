@@ -38,7 +38,8 @@ def run(agent_id: str, url: str, *, token: str | None, events: str, audio_oss_pa
     from shared.clients import ice
     from shared.errors import AppError
 
-    token = token or os.environ.get("CALLBACK_TOKEN") or ""
+    # CALLBACK_TOKEN may list several (rotation): ICE is given the first, the one to keep.
+    token = token or (os.environ.get("CALLBACK_TOKEN") or "").split(",")[0].strip()
     if len(token) < 16:
         print("error: --token (or CALLBACK_TOKEN): a callback token of at least 16 characters is required",
               file=sys.stderr)

@@ -12,7 +12,7 @@ final report of done / skipped / failed (with reasons).
 
 Configuration comes from the environment like the deployed function's (ARCHIVE_BUCKET,
 OSS_*, CCAI_*, ALIBABA_CLOUD_*). `--url` points it at a running `aiagent dev` instead:
-its object store and CCAI endpoints are read from /_sandbox/status (CALLBACK_TOKEN).
+its object store and CCAI endpoints are read from /_sandbox/status (SANDBOX_TOKEN).
 """
 from __future__ import annotations
 
@@ -75,14 +75,14 @@ def sandbox_env(url: str, env: MutableMapping[str, str]) -> None:
     """Fill `env` with a running sandbox's upstream endpoints (and its development keys)."""
     import httpx
 
-    from devkit.defaults import DEV_CALLBACK_TOKEN
+    from devkit.defaults import DEV_SANDBOX_TOKEN
     from devkit.sandbox.upstreams import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 
-    token = env.get("CALLBACK_TOKEN") or DEV_CALLBACK_TOKEN
+    token = env.get("SANDBOX_TOKEN") or DEV_SANDBOX_TOKEN
     resp = httpx.get(url.rstrip("/") + "/_sandbox/status", headers={"Authorization": f"Bearer {token}"},
                      timeout=10, trust_env=False)
     if resp.status_code != 200:
-        raise RuntimeError(f"{url}/_sandbox/status answered {resp.status_code} (CALLBACK_TOKEN must be the sandbox's)")
+        raise RuntimeError(f"{url}/_sandbox/status answered {resp.status_code} (SANDBOX_TOKEN must be the sandbox's)")
     for name, value in resp.json()["endpoints"].items():
         if value:
             env[name] = value

@@ -6,8 +6,9 @@ each object landed and the analysis summary.
 
     aiagent simulate-call [--url http://127.0.0.1:9000] [--turns 6]
 
-The callback token is CALLBACK_TOKEN, as the sandbox's (its embedded development
-token when unset). The sandbox's /_sandbox/ endpoints (same token) show the objects.
+The callback token is CALLBACK_TOKEN (its first entry), as the sandbox's (its embedded
+development token when unset). The sandbox's /_sandbox/ endpoints, which show the objects,
+take their own token: SANDBOX_TOKEN (likewise).
 """
 from __future__ import annotations
 
@@ -56,18 +57,19 @@ def call_events(instance_id: str, turns: int, agent_id: str = "simulated-agent",
 
 
 class Sandbox:
-    """The sandbox's callback endpoint and its /_sandbox/ views."""
+    """The sandbox's callback endpoint (callback token) and its /_sandbox/ views (sandbox token)."""
 
-    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, token: str, sandbox_token: str, timeout: float = 10.0) -> None:
         import httpx
 
         self.url = url.rstrip("/")
+        self.callback_auth = {"Authorization": f"Bearer {token}"}
         self.http = httpx.Client(timeout=timeout, trust_env=False,
-                                 headers={"Authorization": f"Bearer {token}"})
+                                 headers={"Authorization": f"Bearer {sandbox_token}"})
 
     def post_callback(self, event: dict[str, Any]) -> dict[str, Any]:
         resp = self.http.post(self.url + CALLBACK_PATH, content=json.dumps(event, ensure_ascii=False).encode(),
-                              headers={"Content-Type": "application/json"})
+                              headers={"Content-Type": "application/json", **self.callback_auth})
         body = resp.json() if resp.content else {}
         if resp.status_code != 200:
             raise RuntimeError(f"callback {event['event']} answered {resp.status_code}: "
@@ -115,11 +117,13 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run(url: str, turns: int, token: str, timeout: float = 30.0, out: Callable[[str], None] = print) -> int:
+def run(url: str, turns: int, token: str, timeout: float = 30.0, out: Callable[[str], None] = print,
+        sandbox_token: str | None = None) -> int:
+    from devkit.defaults import DEV_SANDBOX_TOKEN
     from shared.archive import layout
 
     instance_id = "sim" + uuid.uuid4().hex[:24]
-    sb = Sandbox(url, token)
+    sb = Sandbox(url, token, sandbox_token or DEV_SANDBOX_TOKEN)
     events = call_events(instance_id, turns)
     out(f"simulated call {instance_id}: {len(events)} callbacks to {sb.url}{CALLBACK_PATH}")
     stop_key: Any = None  # the agent_stop answer's key: parse_callback_key rejects anything else
@@ -154,14 +158,14 @@ def run(url: str, turns: int, token: str, timeout: float = 30.0, out: Callable[[
 def main(url: str, turns: int, timeout: float) -> int:
     import sys
 
-    from devkit.defaults import DEV_CALLBACK_TOKEN
+    from devkit.defaults import DEV_CALLBACK_TOKEN, DEV_SANDBOX_TOKEN
 
     if not 1 <= turns <= 5000:
         print("error: --turns: must be between 1 and 5000", file=sys.stderr)
         return 2
-    token = os.environ.get("CALLBACK_TOKEN") or DEV_CALLBACK_TOKEN
+    token = (os.environ.get("CALLBACK_TOKEN") or DEV_CALLBACK_TOKEN).split(",")[0].strip()
     try:
-        return run(url, turns, token, timeout)
+        return run(url, turns, token, timeout, sandbox_token=os.environ.get("SANDBOX_TOKEN") or DEV_SANDBOX_TOKEN)
     except Exception as exc:  # noqa: BLE001 - a command line: say what failed, no traceback
         print(f"error: {type(exc).__name__}: {exc} (is `aiagent dev` running at {url}?)", file=sys.stderr)
         return 1

@@ -260,15 +260,18 @@ class DevStack:
             pass
 
     def _admin(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, Any]:
-        """GET /_sandbox/status | /_sandbox/objects?prefix= | /_sandbox/object?key= (callback token)."""
+        """GET /_sandbox/status | /_sandbox/objects?prefix= | /_sandbox/object?key= (SANDBOX_TOKEN,
+        not the callback token: whoever may post callbacks may not read the archive)."""
+        import hashlib
         import hmac
 
         from shared.clients import object_store
 
-        token = os.environ.get("CALLBACK_TOKEN", "")
+        token = os.environ.get("SANDBOX_TOKEN", "")
         presented = headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not token or not hmac.compare_digest(presented.encode(), token.encode()):
-            return 401, {"code": 401, "message": "sandbox endpoints need Authorization: Bearer <CALLBACK_TOKEN>"}
+        if not token or not hmac.compare_digest(hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest(),
+                                                hashlib.sha256(token.encode()).digest()):
+            return 401, {"code": 401, "message": "sandbox endpoints need Authorization: Bearer <SANDBOX_TOKEN>"}
         if method != "GET":
             return 405, {"code": 405, "message": "GET only"}
         store = object_store.get_store()
@@ -279,7 +282,8 @@ class DevStack:
                                                          "CCAI_WORKSPACE_ID", "CCAI_APP_ID", "ICE_ENDPOINT")}
             return 200, {"code": 200, "upstreams": self.ups.lines, "bucket": store.bucket, "endpoints": endpoints,
                          "triggers": {"delivered": st.delivered, "failed_attempts": st.failed_attempts,
-                                      "exhausted": st.exhausted, "by_function": st.by_function},
+                                      "exhausted": st.exhausted, "by_function": st.by_function,
+                                      "to_destination": st.to_destination},
                          "idle": self.dispatcher.wait_idle(0)}
         if path == "/_sandbox/objects":
             import itertools
@@ -336,6 +340,13 @@ def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
     for key, dep in stack.sandbox.deployed.items():
         for trig in dep.spec.oss_triggers:
             out(f"  OSS trigger {trig.prefix}*{trig.suffix} -> functions/{key} (async, retried)")
+    from devkit.sandbox.triggers import destination_of
+
+    for key, dep in stack.sandbox.deployed.items():
+        target = destination_of(dep.spec)
+        dest = next((k for k, d in stack.sandbox.deployed.items() if d.spec.function_name == target), None)
+        if dest:
+            out(f"  failure destination of functions/{key} (retries used up) -> functions/{dest}")
     mode = os.environ.get("AUTH_MODE")
     if mode == "static":
         token = os.environ.get("AUTH_STATIC_TOKENS", "").split(",")[0].strip()
@@ -351,7 +362,11 @@ def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
     if os.environ.get("CALLBACK_TOKEN"):
         note = " (embedded development token)" if "CALLBACK_TOKEN" in stack.filled else ""
         out(f"ICE callbacks: POST {base}/api/v2/aiagent/callback with Authorization: Bearer "
-            f"{os.environ['CALLBACK_TOKEN']}{note}")
+            f"{os.environ['CALLBACK_TOKEN'].split(',')[0].strip()}{note}")
+    if os.environ.get("SANDBOX_TOKEN"):
+        note = " (embedded development token)" if "SANDBOX_TOKEN" in stack.filled else ""
+        out(f"sandbox endpoints: GET {base}/_sandbox/status with Authorization: Bearer "
+            f"{os.environ['SANDBOX_TOKEN']}{note}")
     for line in stack.ups.lines:
         out(f"upstream {line}")
     if stack.filled:

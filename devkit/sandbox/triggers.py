@@ -1,7 +1,10 @@
 """OSS-trigger emulation for the sandbox: every write through `shared.clients.object_store`
 becomes, for each function whose s.yaml OSS trigger matches (event, prefix, suffix),
 an asynchronous invocation with an FC OSS event, retried like FC's async invocation
-(`asyncInvokeConfig.maxAsyncRetryAttempts`, default 3) with backoff.
+(`asyncInvokeConfig.maxAsyncRetryAttempts`, default 3) with backoff. When the retries are
+used up and the function's `asyncInvokeConfig.destinationConfig.onFailure.destination`
+names a deployed function, that function is invoked (asynchronously, retried the same
+way) with a failure record shaped like FC's (`failure_record`, see shared/destination.py).
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +32,7 @@ class _Job:
     function: str = field(compare=False)
     event: bytes = field(compare=False)
     attempt: int = field(compare=False, default=0)
+    request_id: str = field(compare=False, default="")  # one per async invocation, kept across retries
 
 
 @dataclass
@@ -37,6 +42,30 @@ class Stats:
     exhausted: list[tuple[str, str]] = field(default_factory=list)  # (function, key)
     by_function: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0  # events delivered twice on purpose (duplicate_rate)
+    to_destination: list[tuple[str, str]] = field(default_factory=list)  # (function, destination) after exhaustion
+
+
+def destination_of(spec: Any) -> str | None:
+    """The function name an s.yaml function's failure destination ARN names, if any."""
+    dest = ((spec.async_config.get("destinationConfig") or {}).get("onFailure") or {}).get("destination")
+    if not isinstance(dest, str) or ":functions/" not in dest:
+        return None
+    return dest.rsplit(":functions/", 1)[1].split("/", 1)[0] or None
+
+
+def failure_record(function_name: str, request_id: str, event: bytes, attempts: int, exc: BaseException, *,
+                   region: str = "cn-shanghai", account: str = "1234567890123456") -> dict[str, Any]:
+    """What FC sends a failure destination (the documented shape; `condition` and the
+    error fields as the sandbox fills them for an invocation that raised)."""
+    return {
+        "timestamp": int(time.time() * 1000),
+        "requestContext": {"requestId": request_id,
+                           "functionArn": f"acs:fc:{region}:{account}:functions/{function_name}",
+                           "condition": "UnhandledInvocationError", "approximateInvokeCount": attempts},
+        "requestPayload": event.decode("utf-8", "replace"),
+        "responseContext": {"statusCode": 200, "functionError": "UnhandledInvocationError"},
+        "responsePayload": json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)[:500]}),
+    }
 
 
 class TriggerDispatcher:
@@ -89,10 +118,11 @@ class TriggerDispatcher:
                     self.stats.duplicates += 1
                 self._push(name, event, 0, self._rng.choice([0.0, 0.05, 0.3]))
 
-    def _push(self, function: str, event: bytes, attempt: int, delay: float) -> None:
+    def _push(self, function: str, event: bytes, attempt: int, delay: float, request_id: str | None = None) -> None:
+        rid = request_id or f"1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:12]}"
         with self._cond:
             self._seq += 1
-            heapq.heappush(self._queue, _Job(time.monotonic() + delay, self._seq, function, event, attempt))
+            heapq.heappush(self._queue, _Job(time.monotonic() + delay, self._seq, function, event, attempt, rid))
             self._cond.notify()
 
     def _work(self) -> None:
@@ -116,22 +146,39 @@ class TriggerDispatcher:
         dep = self.deployed[job.function]
         max_retries = int(dep.spec.async_config.get("maxAsyncRetryAttempts", DEFAULT_RETRIES))
         try:
-            dep.invoke(job.event, retry_count=job.attempt)
-        except Exception:
+            dep.invoke(job.event, request_id=job.request_id, retry_count=job.attempt)
+        except Exception as exc:
             with self._cond:
                 self.stats.failed_attempts += 1
             if job.attempt < max_retries:
-                self._push(job.function, job.event, job.attempt + 1, self.retry_delay * (2 ** job.attempt))
+                self._push(job.function, job.event, job.attempt + 1, self.retry_delay * (2 ** job.attempt),
+                           job.request_id)
             else:
-                key = oss_trigger.parse(job.event)[0].key
+                try:
+                    key = oss_trigger.parse(job.event)[0].key
+                except oss_trigger.InvalidOssEvent:
+                    key = ""  # not an OSS event: e.g. a failure record its destination gave up on
                 with self._cond:
                     self.stats.exhausted.append((job.function, key))
+                self._to_destination(dep, job, exc)
                 if self.on_exhausted:
                     self.on_exhausted(job.function, key)
             return
         with self._cond:
             self.stats.delivered += 1
             self.stats.by_function[job.function] = self.stats.by_function.get(job.function, 0) + 1
+
+    def _to_destination(self, dep: Any, job: _Job, exc: BaseException) -> None:
+        """FC gives up on an invocation: send its failure record to the failure destination."""
+        target = destination_of(dep.spec)
+        name = next((k for k, d in self.deployed.items() if d.spec.function_name == target), None)
+        if name is None:
+            return
+        record = failure_record(dep.spec.function_name, job.request_id, job.event, job.attempt + 1, exc,
+                                region=self.region)
+        with self._cond:
+            self.stats.to_destination.append((job.function, name))
+        self._push(name, json.dumps(record).encode(), 0, 0.0)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until no invocation is queued or running (True) or `timeout` passes (False)."""

@@ -56,17 +56,19 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
     stack = DevStack("127.0.0.1", 0, data_dir=data_dir, retry_delay=0.05).start()
     stack.dispatcher.duplicate_rate = 0.3
     stack.dispatcher._rng = random.Random(seed)
-    token = __import__("os").environ["CALLBACK_TOKEN"]
+    token = __import__("os").environ["CALLBACK_TOKEN"].split(",")[0].strip()  # a list: its first entry
     accepted: dict[str, dict] = {}  # key -> event
     stops: dict[str, str] = {}  # instance -> stop key
     refused = deliveries = injected_store = injected_ice = injected_ccai = 0
     started = time.perf_counter()
     try:
         with httpx.Client(base_url=stack.url, timeout=10) as client:
-            base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+            # Calls 20 s apart, the last one ending before now: inside the callbacks' default
+            # event-time window (7 days back, CALLBACK_MAX_EVENT_AGE_SECONDS) for up to ~30,000 calls.
+            base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=20 * calls + 60)
             for n in range(calls):
                 instance_id = f"chaos{seed}x{n:04d}"
-                for ev in call_events(rng, instance_id, base + timedelta(minutes=n)):
+                for ev in call_events(rng, instance_id, base + timedelta(seconds=20 * n)):
                     if rng.random() < fault_rate:
                         stack.ups.oss.inject_fault(503, "ServiceUnavailable", times=rng.randint(1, 3))
                         injected_store += 1
@@ -111,15 +113,21 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
             analyzed[inst] = analyzed.get(inst, 0) + 1
         dead: dict[str, str | None] = {}  # instance -> reason
         dead_analysis: dict[str, str | None] = {}
+        failed_invocations = 0
+        attempt_counters_left = 0  # each is removed once its unit of work is archived/analysed/dead-lettered
         for o in store.list(layout.FAILED):
             if "/attempts/" in o.key:
-                continue  # attempt counters live under failed/ too
+                attempt_counters_left += 1  # attempt counters live under failed/ too
+                continue
+            if o.key.startswith(layout.FAILED_INVOCATIONS):
+                failed_invocations += 1  # what FC gave up on, kept by its failure destination
+                continue
             letter = json.loads(store.get(o.key)[0])
             if not isinstance(letter, dict) or "instance_id" not in letter:
                 out(f"unexpected object under failed/: {o.key}: {str(letter)[:200]}")
                 continue
-            if not letter.get("reason"):
-                out(f"dead letter without a reason: {o.key}")
+            if not letter.get("reason") or not letter.get("error_code"):
+                out(f"dead letter without a reason or an error code: {o.key}")
             (dead_analysis if letter.get("stage") == "analyze" else dead)[letter["instance_id"]] = letter.get("reason")
         lost_events = sorted(set(accepted) - stored_callbacks)
         unarchived = sorted(i for i in stops if i not in call_logs and i not in dead)
@@ -144,6 +152,7 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
             "duplicate_triggers": stats.duplicates,
             "trigger_deliveries": stats.delivered,
             "trigger_failed_attempts": stats.failed_attempts, "trigger_exhausted": len(stats.exhausted),
+            "failed_invocation_records": failed_invocations, "attempt_counters_left": attempt_counters_left,
             "lost_events": lost_events, "unarchived_calls": unarchived, "unanalysed_calls": unanalyzed,
             "idle": idle,
             "seconds": round(time.perf_counter() - started, 1),

@@ -9,7 +9,8 @@ from shared.settings import CloudCredentials, CoreSettings, IceSettings
 SETTINGS = (CloudCredentials, IceSettings, CoreSettings)
 
 
-@endpoint(authorize=authorize_client, body=GenerateAIAgentCallRequest, settings=SETTINGS)
+@endpoint(authorize=authorize_client, body=GenerateAIAgentCallRequest, settings=SETTINGS,
+          require_json_content_type=True)
 def handler(req: GenerateAIAgentCallRequest, principal, request) -> dict:
     answer = ice.get_client().generate_ai_agent_call(
         ai_agent_id=req.ai_agent_id, user_id=req.user_id, expire=req.expire,

@@ -9,7 +9,8 @@ from shared.settings import CloudCredentials, CoreSettings, IceSettings
 SETTINGS = (CloudCredentials, IceSettings, CoreSettings)
 
 
-@endpoint(authorize=authorize_client, body=GenerateMessageChatTokenRequest, settings=SETTINGS)
+@endpoint(authorize=authorize_client, body=GenerateMessageChatTokenRequest, settings=SETTINGS,
+          require_json_content_type=True)
 def handler(req: GenerateMessageChatTokenRequest, principal, request) -> dict:
     answer = ice.get_client().generate_message_chat_token(
         ai_agent_id=req.ai_agent_id, user_id=req.user_id, role=req.role,

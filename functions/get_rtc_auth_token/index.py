@@ -10,7 +10,8 @@ from shared.settings import CoreSettings, RtcSettings, load
 SETTINGS = (RtcSettings, CoreSettings)
 
 
-@endpoint(authorize=authorize_client, body=GetRtcAuthTokenRequest, settings=SETTINGS)
+@endpoint(authorize=authorize_client, body=GetRtcAuthTokenRequest, settings=SETTINGS,
+          require_json_content_type=True)
 def handler(req: GetRtcAuthTokenRequest, principal, request) -> dict:
     rtc = load(RtcSettings)
     channel_id = req.channel_id or rtc_token.new_channel_id()

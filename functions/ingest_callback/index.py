@@ -3,13 +3,16 @@
 from shared.archive import callbacks
 from shared.clients import object_store
 from shared.http import endpoint
-from shared.settings import CallbackSettings, OssSettings
+from shared.settings import CallbackSettings, OssSettings, load
 
 SETTINGS = (OssSettings, CallbackSettings)
 
 
-@endpoint(authorize=callbacks.authorize_callback, body=callbacks.CallbackEnvelope, settings=SETTINGS)
+@endpoint(authorize=callbacks.authorize_callback, body=callbacks.CallbackEnvelope, settings=SETTINGS,
+          cors=False)
 def handler(event: callbacks.CallbackEnvelope, principal, request) -> dict:
+    # Outside the event-time window: 400 naming `timestamp`, nothing stored.
+    callbacks.check_event_time(event.timestamp, load(CallbackSettings))
     # StorageError (503) propagates: ICE retries a non-200, so nothing accepted is lost.
     key, created = callbacks.store_event(object_store.get_store(), request.body, event, request.json())
     return {"message": "success", "key": key, "duplicate": not created}

@@ -7,23 +7,27 @@ trigger, or a re-run over the archive, finds it with one HEAD and calls CCAI no 
 A new profile version or a changed call log is analysed again (and replaces it).
 Transient CCAI failures raise `RetryLater` (FC retries) until ANALYSIS_MAX_ATTEMPTS;
 a refusal that retrying cannot fix is a dead letter under failed/analyze/ at once.
+Any other exception is counted the same way (`dead_letters.unexpected`); only
+StorageError propagates. The unit of work (attempt counter, dead letter) is the call
+log's key and ETag with the profile's name and hash: a re-analysis with another profile
+or of a changed call log starts its own count, and the counter goes once it is done.
 The same function serves the OSS trigger and `aiagent reanalyze`.
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from shared.analysis import dialog, results
 from shared.analysis import profile as profiles
 from shared.archive import layout
-from shared.archive.dead_letters import RetryLater, bump_attempts, dead_letter, utcnow
+from shared.archive.dead_letters import Failure, GiveUp, Unit, clear_attempts, safe_message, settle, unexpected, utcnow
 from shared.clients.ccai import CcaiFailure
 from shared.clients.object_store import ObjectNotFound
-from shared.log import logger
+from shared.errors import StorageError
 from shared.ports import CcaiApi, Store
 from shared.settings import CcaiSettings
 
@@ -80,15 +84,35 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
         return Outcome("already_analysed", target)
     read_ms = (time.perf_counter() - t0) * 1000
 
+    unit = Unit(STEP, ref.dt, ref.instance_id, source_key,
+                {"profile": profile.name, "profile_hash": profile.digest, "source_etag": _norm_etag(info.etag)})
+    extra: dict[str, Any] = {"profile": profile.provenance(), "ccai_request_id": None, "http_status": None}
+    try:
+        return _analyze(store, client, settings, ref, source_key, raw, info, target, unit, profile=profile,
+                        deadline=deadline, started=started, t0=t0, read_ms=read_ms)
+    except StorageError:
+        raise  # the store is down: nothing can be recorded; FC retries
+    except GiveUp as exc:
+        failure = Failure(exc.code, safe_message(exc.message), retryable=False, extra=extra)
+    except CcaiFailure as exc:
+        failure = Failure(exc.code, safe_message(exc.message), retryable=exc.retryable, attempts=exc.attempts,
+                          extra={**extra, "ccai_request_id": exc.request_id, "http_status": exc.status})
+    except Exception as exc:  # noqa: BLE001 - anything else: counted, then a dead letter
+        failure = replace(unexpected(exc), extra=extra)
+    key = settle(store, unit, failure, settings.ANALYSIS_MAX_ATTEMPTS)
+    return Outcome("dead_letter", key, failure.reason)
+
+
+def _analyze(store: Store, client: CcaiApi, settings: CcaiSettings, ref: layout.CallLogKey, source_key: str,
+             raw: bytes, info: Any, target: str, unit: Unit, *, profile: profiles.Profile, deadline: float | None,
+             started: str, t0: float, read_ms: float) -> Outcome:
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         doc = None
     turns = _dialog(doc)
     if turns is None:
-        key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key,
-                          "the archived call log is not JSON with a dialog list", "CallLogInvalid")
-        return Outcome("dead_letter", key, "call log invalid")
+        raise GiveUp("CallLogInvalid", "the archived call log is not JSON with a dialog list")
     items = dialog.sentences(d for d in turns if isinstance(d, dict))
     session_id = (doc.get("session_id") if isinstance(doc.get("session_id"), str) else None) or ref.instance_id
     plan = dialog.plan(items, settings.ANALYSIS_MAX_REQUEST_CHARS, settings.ANALYSIS_LONG_DIALOG_POLICY)
@@ -98,10 +122,7 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
         for i, part in enumerate(plan.parts):
             sid = session_id if len(plan.parts) == 1 else f"{session_id}-part{i + 1}of{len(plan.parts)}"
             body = dialog.request_body(profile, part, sid, settings.CCAI_STREAM)
-            try:
-                answer = client.analyze(body, deadline=deadline)
-            except CcaiFailure as exc:
-                return _failed(store, settings, ref, source_key, exc, profile)
+            answer = client.analyze(body, deadline=deadline)
             answers.append(answer.body)
             if answer.request_id:
                 request_ids.append(answer.request_id)
@@ -135,21 +156,5 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
     store.put(target, json.dumps(out, ensure_ascii=False).encode(),
               metadata={"source-etag": _norm_etag(info.etag), "profile-hash": profile.digest,
                         "profile": profile.name})
+    clear_attempts(store, unit)
     return Outcome(status, target, requests=len(answers))
-
-
-def _failed(store: Store, settings: CcaiSettings, ref: layout.CallLogKey, source_key: str, exc: CcaiFailure,
-            profile: profiles.Profile) -> Outcome:
-    extra = {"profile": profile.provenance(), "ccai_request_id": exc.request_id, "http_status": exc.status}
-    if not exc.retryable:
-        key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key, exc.message, exc.code,
-                          exc.attempts, extra)
-        return Outcome("dead_letter", key, exc.message)
-    count = bump_attempts(store, STEP, ref.instance_id)
-    if count >= settings.ANALYSIS_MAX_ATTEMPTS:
-        key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key,
-                          f"gave up after {count} attempts: {exc.message}", exc.code, count, extra)
-        return Outcome("dead_letter", key, exc.message)
-    logger.warning("analysis not done; retry later", extra={"instance_id": ref.instance_id, "attempt": count,
-                                                           "error_code": exc.code})
-    raise RetryLater(exc.message) from None

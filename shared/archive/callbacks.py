@@ -1,12 +1,15 @@
-"""ICE agent callbacks (docs/protocols.md#ice-callbacks): the envelope model, the callback-token check, and
-making one event durable under its deterministic key before ICE gets its 200.
+"""ICE agent callbacks (docs/protocols.md#ice-callbacks): the envelope model, the callback-token check,
+the event-time window, and making one event durable under its deterministic key before ICE gets its 200.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 from shared.archive import layout
 from shared.errors import BadRequest, Unauthorized
@@ -48,15 +51,48 @@ class CallbackEnvelope(BaseModel):
         return v
 
 
+def token_matches(presented: str | None, accepted: Iterable[SecretStr]) -> bool:
+    """True when `presented` equals one of the `accepted` tokens.
+
+    Every entry is compared, without early exit, each with `hmac.compare_digest` over
+    SHA-256 digests (equal lengths): the time taken says neither which entry matched nor
+    how long any token is.
+    """
+    probe = hashlib.sha256((presented or "").encode("utf-8", "surrogatepass")).digest()
+    matched = False
+    for token in accepted:
+        expected = hashlib.sha256(token.get_secret_value().encode("utf-8", "surrogatepass")).digest()
+        matched |= hmac.compare_digest(probe, expected)
+    return matched and presented is not None
+
+
 def authorize_callback(request: Request, settings: Any) -> None:
-    """`Authorization: Bearer <CALLBACK_TOKEN>`, compared in constant time; else 401."""
+    """`Authorization: Bearer <token>`, one of CALLBACK_TOKEN's entries (`token_matches`); else 401."""
     from shared.auth import bearer_value
 
     presented = bearer_value(request.headers.get("authorization"))
-    expected = settings.CALLBACK_TOKEN.get_secret_value()
-    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+    if not token_matches(presented, settings.CALLBACK_TOKEN):
         raise Unauthorized("callback token missing or wrong", error_code="InvalidCallbackToken",
                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def check_event_time(timestamp: str, settings: Any, now: datetime | None = None) -> datetime:
+    """The event's UTC time if it lies in the window around `now` (default: the clock):
+    at most CALLBACK_MAX_EVENT_AGE_SECONDS before, CALLBACK_MAX_EVENT_FUTURE_SECONDS after.
+    Else 400 naming `timestamp`: a forged or replayed event (an agent_stop dated 2099)
+    stores nothing and starts no second archive."""
+    try:
+        when = layout.parse_timestamp(timestamp)
+    except ValueError as exc:
+        raise BadRequest(f"timestamp: {exc}", error_code="InvalidParameter") from None
+    now = now or datetime.now(timezone.utc)
+    if when < now - timedelta(seconds=settings.CALLBACK_MAX_EVENT_AGE_SECONDS):
+        raise BadRequest(f"timestamp: more than {settings.CALLBACK_MAX_EVENT_AGE_SECONDS} s in the past "
+                         "(CALLBACK_MAX_EVENT_AGE_SECONDS)", error_code="InvalidParameter")
+    if when > now + timedelta(seconds=settings.CALLBACK_MAX_EVENT_FUTURE_SECONDS):
+        raise BadRequest(f"timestamp: more than {settings.CALLBACK_MAX_EVENT_FUTURE_SECONDS} s in the future "
+                         "(CALLBACK_MAX_EVENT_FUTURE_SECONDS)", error_code="InvalidParameter")
+    return when
 
 
 def store_event(store: Any, raw: bytes, event: CallbackEnvelope, parsed: dict) -> tuple[str, bool]:

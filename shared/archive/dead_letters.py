@@ -1,47 +1,196 @@
 """Dead letters and attempt counters of the chain's triggered steps (archive, analyze).
 
-A step that cannot finish a call either asks FC to retry (transient problems,
-counted under `failed/<step>/attempts/`) or, when retrying cannot help or the
-attempts are used up, writes one record under `failed/<step>/dt=.../` saying why.
+A step works on *units of work* (`Unit`): archive, one stop event; analyze, one call
+log version with one profile version. A unit that cannot be finished either asks FC
+to retry (a `Failure` that retrying may fix, counted under
+`failed/<step>/attempts/<instanceId>-<unit digest>.json`) or, when retrying cannot
+help or the attempts are used up, gets a record under `failed/<step>/dt=.../` saying
+why: one record per unit and error code (`settle`). The counter is removed when the
+unit is done (`clear_attempts`), either way. Any exception is a `Failure`
+(`unexpected`): only `StorageError` (the store itself is down, nothing can be
+recorded) is left to propagate so FC retries.
 The record's `stage` field names the step (kept for the records already written).
 """
 from __future__ import annotations
 
 import json
+import re
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 from shared.archive import layout
-from shared.log import logger
+from shared.clients.object_store import ObjectNotFound
+from shared.errors import StorageError
+from shared.log import logger, redact_text
 from shared.ports import Store
 
 
 class RetryLater(Exception):
-    """Not done yet; raise out of the handler so FC retries the invocation."""
+    """Not done yet; raise out of the handler so FC retries the invocation.
+
+    `code` says why (the dead letter's `error_code` once the attempts are used up).
+    """
+
+    def __init__(self, message: str, *, code: str = "RetryLater") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class GiveUp(Exception):
+    """A problem retrying cannot fix (`code`, safe `message`): dead letter at once."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of work of a step: what an attempt counter and a dead letter are about.
+
+    `fields` tells versions of the same source apart (analyze: profile name and hash,
+    source ETag); the unit's digest covers step, source key and fields.
+    """
+
+    step: str
+    dt: str
+    instance_id: str
+    source_key: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        return layout.content_digest({"step": self.step, "source": self.source_key, **self.fields})
+
+    @property
+    def attempts_key(self) -> str:
+        return layout.attempts_key(self.step, self.instance_id, self.digest)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a unit is not done: a code, a reason safe to store, whether retrying may help."""
+
+    code: str
+    reason: str
+    retryable: bool
+    attempts: int | None = None  # for a dead letter at once: attempts made inside the invocation
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_URL_QUERY = re.compile(r"(?i)\b((?:https?|oss)://[^\s?#'\"]*)[?#][^\s'\"]*")
+
+
+def safe_message(text: object, limit: int = 300) -> str:
+    """`text` fit to store and log: secrets and secret shapes masked, URL queries (signed
+    URLs) cut, at most `limit` characters."""
+    try:
+        s = str(text)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the failure itself
+        s = ""
+    return redact_text(_URL_QUERY.sub(r"\1?...", s))[:limit]
+
+
+def unexpected(exc: BaseException) -> Failure:
+    """An exception the step has no rule for: counted and retried, then dead-lettered,
+    its type and redacted message as the reason."""
+    name = type(exc).__name__
+    text = safe_message(exc)
+    return Failure(f"Unexpected.{name}", f"{name}: {text}" if text else name, retryable=True)
 
 
 def utcnow() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def bump_attempts(store: Store, step: str, instance_id: str) -> int:
-    """Count one more failed attempt of `step` for a call; the new count."""
-    key = layout.attempts_key(step, instance_id)
+def bump_attempts(store: Store, unit: Unit, error_code: str | None = None) -> int:
+    """Count one more failed attempt of `unit`; the new count.
+
+    A missing counter is the first attempt; a StorageError while reading it propagates
+    (treating it as "no counter yet" would restart the count whenever the store hiccups).
+    """
+    key = unit.attempts_key
     try:
-        count = int(json.loads(store.get(key)[0]).get("attempts", 0))
-    except Exception:  # absent or unreadable: first attempt
+        raw, _ = store.get(key)
+    except ObjectNotFound:
         count = 0
-    count += 1
-    store.put(key, json.dumps({"attempts": count, "at": utcnow()}).encode())
+    else:
+        try:
+            count = int(json.loads(raw).get("attempts", 0))
+        except (ValueError, TypeError, AttributeError, RecursionError):  # not ours: start again
+            logger.warning("unreadable attempt counter; counting from 0", extra={"key": key})
+            count = 0
+    count = max(count, 0) + 1
+    store.put(key, json.dumps({"attempts": count, "at": utcnow(), "source_key": unit.source_key,
+                               "error_code": error_code, **unit.fields}, ensure_ascii=False).encode())
     return count
 
 
-def dead_letter(store: Store, step: str, dt: str, instance_id: str, source_key: str, reason: str,
-                error_code: str, attempts: int | None = None, extra: dict | None = None) -> str:
-    """Write (once) the failed/ record of a call that could not be processed, and why."""
-    digest = layout.content_digest({"source": source_key, "stage": step})
-    key = layout.failed_key(step, dt, instance_id, digest)
-    doc = {"stage": step, "instance_id": instance_id, "source_key": source_key, "reason": reason,
-           "error_code": error_code, "attempts": attempts, "failed_at": utcnow(), **(extra or {})}
-    store.put(key, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
-    logger.error("dead letter written", extra={"step": step, "key": key, "reason": reason, "error_code": error_code})
+def clear_attempts(store: Store, unit: Unit, *, known: bool = False) -> None:
+    """Remove the attempt counter of a finished unit (archived, analysed or dead-lettered).
+
+    Best effort: a counter left behind belongs to a unit that is done, so it is harmless.
+    Without `known`, one HEAD first, so units that never failed cost no write. If the
+    store refuses the DELETE (a role without oss:DeleteObject), the counter is reset to 0.
+    """
+    key = unit.attempts_key
+    try:
+        if not known and store.head(key) is None:
+            return
+        try:
+            store.delete(key)
+        except StorageError:
+            store.put(key, json.dumps({"attempts": 0, "at": utcnow(), "source_key": unit.source_key,
+                                       "cleared": True}).encode())
+    except Exception as exc:  # noqa: BLE001 - the unit is done; never turn that into a failure
+        logger.warning("attempt counter not cleared", extra={"key": key, "error": type(exc).__name__,
+                                                             "reason": safe_message(exc)})
+
+
+def dead_letter(store: Store, unit: Unit, reason: str, error_code: str, attempts: int | None = None,
+                extra: dict | None = None) -> str:
+    """Write the failed/ record of a unit that could not be processed, and why; its key.
+
+    The key's digest covers the unit and the error code: the same failure of the same unit
+    is recorded once, any other failure gets its own record. The log says which happened.
+    """
+    digest = layout.content_digest({"source": unit.source_key, "stage": unit.step, "unit": unit.fields,
+                                    "error_code": error_code})
+    key = layout.failed_key(unit.step, unit.dt, unit.instance_id, digest)
+    doc = {"stage": unit.step, "instance_id": unit.instance_id, "source_key": unit.source_key, "reason": reason,
+           "error_code": error_code, "attempts": attempts, "failed_at": utcnow(),
+           **({"unit": unit.fields} if unit.fields else {}), **(extra or {})}
+    result = store.put(key, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
+    fields = {"step": unit.step, "key": key, "reason": reason, "error_code": error_code, "attempts": attempts}
+    if result.created:
+        logger.error("dead letter written", extra=fields)
+    else:
+        logger.warning("dead letter already recorded (same unit, same error)", extra=fields)
     return key
+
+
+def settle(store: Store, unit: Unit, failure: Failure, max_attempts: int) -> str:
+    """The end of an attempt that failed: the dead letter's key, or RetryLater.
+
+    Not retryable: dead letter at once. Retryable: one more attempt counted; at
+    `max_attempts` a dead letter (the reason says how many), else RetryLater so FC runs
+    the invocation again. The counter is removed with the dead letter, so a later run of
+    the same unit (a duplicate trigger, `aiagent reanalyze` once the cause is fixed)
+    starts afresh. StorageError propagates.
+    """
+    if not failure.retryable:
+        key = dead_letter(store, unit, failure.reason, failure.code, failure.attempts, failure.extra)
+        clear_attempts(store, unit)
+        return key
+    count = bump_attempts(store, unit, failure.code)
+    if count >= max_attempts:
+        key = dead_letter(store, unit, f"gave up after {count} attempts: {failure.reason}", failure.code, count,
+                          failure.extra)
+        clear_attempts(store, unit, known=True)
+        return key
+    logger.warning(f"{unit.step} not done; retry later", extra={
+        "instance_id": unit.instance_id, "source_key": unit.source_key, "error_code": failure.code,
+        "reason": failure.reason, "attempt": count})
+    raise RetryLater(failure.reason, code=failure.code)

@@ -8,7 +8,8 @@ date partitions, dates in UTC)::
     call-logs/dt=YYYY-MM-DD/<instanceId>.json                               archived call logs
     analyses/dt=YYYY-MM-DD/<instanceId>/<profile>.json                      analysis results
     failed/<step>/dt=YYYY-MM-DD/<instanceId>-<digest>.json                 dead letters
-    failed/<step>/attempts/<instanceId>.json                               retry counters
+    failed/<step>/attempts/<instanceId>-<digest>.json                      retry counters
+    failed/invocations/dt=YYYY-MM-DD/<function>-<requestId|digest>.json    FC's failure destination records
     recordings/...                                                          ICE audio; never triggers
 
 `<eventtime>` is the event's timestamp in UTC compact form (`20231001T120000Z`, or
@@ -36,6 +37,8 @@ CALL_LOGS = "call-logs/"
 ANALYSES = "analyses/"
 FAILED = "failed/"
 RECORDINGS = "recordings/"
+# What FC's async invocation gave up on (record_failed_invocation, the failure destination).
+FAILED_INVOCATIONS = FAILED + "invocations/"
 
 ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS)
 
@@ -71,6 +74,17 @@ WRITES: dict[str, tuple[str, ...]] = {
     "ingest_callback": (CALLBACKS,),
     "archive_call_log": (CALL_LOGS, FAILED),
     "analyze_conversation": (ANALYSES, FAILED),
+    "record_failed_invocation": (FAILED_INVOCATIONS,),
+}
+
+# Function name -> every prefix it reads under (GET/HEAD; a write-if-absent HEADs too).
+# With WRITES, what template.yaml's role of each function may touch in the bucket
+# (tests/unit/test_deploy_consistency.py checks the roles against both).
+READS: dict[str, tuple[str, ...]] = {
+    "ingest_callback": (CALLBACKS,),
+    "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED),
+    "analyze_conversation": (CALL_LOGS, ANALYSES, FAILED),
+    "record_failed_invocation": (FAILED_INVOCATIONS,),
 }
 
 # --- validation ---------------------------------------------------------------------
@@ -81,11 +95,18 @@ _EVENT = re.compile(r"[a-z0-9_]{1,64}")
 _STEP = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _DIGEST = re.compile(r"[0-9a-f]{8,64}")
 _DT = re.compile(r"\d{4}-\d{2}-\d{2}")
-# ISO-8601 / RFC 3339 date-time with a mandatory UTC offset ("Z" or +hh:mm / +hhmm).
+# ISO-8601 / RFC 3339 date-time, ASCII digits only ("\d" would also take other scripts'
+# digits): "Z", +hh:mm / +hhmm, or no offset (UTC); 1-9 fractional digits.
 _TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]{1,9}))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?"
 )
+# The accepted range of callback timestamps: every instant in it has a four-digit UTC year,
+# so `callback_key` and `parse_callback_key` are exact inverses over all of it
+# (tests/unit/test_archive_keys.py proves it with hypothesis).
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST_EVENT_TIME = datetime(2999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
+MAX_UTC_OFFSET = timedelta(hours=14)  # UTC-12:00 .. UTC+14:00 exist; ±14:00 is accepted
 
 
 def validate_instance_id(instance_id: str) -> str:
@@ -133,40 +154,65 @@ def safe_event(event_type: object) -> str:
 
 
 def parse_timestamp(value: str) -> datetime:
-    """An ISO-8601 date-time (`Z`, `+00:00`, `+08:00`, fractional seconds allowed) as an
-    aware datetime in UTC. Without an offset it is taken as UTC: refusing it would make
-    ICE drop the event after its retries, and ICE's documented timestamps are UTC.
-    ValueError for anything else and for impossible dates."""
+    """An ISO-8601 date-time (`Z`, `+00:00`, `+08:00`, `+0800`, fractional seconds allowed)
+    as an aware datetime in UTC, truncated to the millisecond (the resolution of a callback
+    key, so a key's time equals this exactly). Without an offset it is taken as UTC: refusing
+    it would make ICE drop the event after its retries, and ICE's documented timestamps are UTC.
+
+    Accepted: ASCII digits; a UTC offset within ±14:00; an instant from EARLIEST_EVENT_TIME
+    to LATEST_EVENT_TIME (years 2000-2999 in UTC). ValueError, and only ValueError, for
+    anything else and for impossible dates (Feb 30th, 24:00, leap second 60)."""
     if not isinstance(value, str):
         raise ValueError("timestamp must be a string")
     m = _TIMESTAMP.fullmatch(value.strip())
     if not m:
         raise ValueError("timestamp must be ISO-8601, such as 2023-10-01T12:00:00Z")
-    year, month, day, hour, minute, second, frac, zulu, sign, off_h, off_m = m.groups()
-    micro = int((frac or "0")[:6].ljust(6, "0"))
-    if zulu or not sign:
-        tz = timezone.utc
-    else:
-        if int(off_h) > 23 or int(off_m) > 59:
-            raise ValueError("timestamp has an invalid UTC offset")
-        delta = timedelta(hours=int(off_h), minutes=int(off_m))
-        tz = timezone(-delta if sign == "-" else delta)
+    year, month, day, hour, minute, second, frac, _zulu, sign, off_h, off_m = m.groups()
+    millis = int((frac or "0")[:3].ljust(3, "0"))
+    offset = timedelta(0)
+    if sign:
+        offset = timedelta(hours=int(off_h), minutes=int(off_m))
+        if int(off_m) > 59 or offset > MAX_UTC_OFFSET:
+            raise ValueError("timestamp has an invalid UTC offset (at most ±14:00)")
+        if sign == "-":
+            offset = -offset
     try:
-        parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
+        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), millis * 1000)
     except ValueError:
         raise ValueError("timestamp is not a real date and time") from None
-    return parsed.astimezone(timezone.utc)
+    # Checked before the shift: year 1 or 9999 shifted by an offset would leave datetime's range.
+    if not EARLIEST_EVENT_TIME.year - 1 <= local.year <= LATEST_EVENT_TIME.year + 1:
+        raise _out_of_range()
+    return _in_range((local - offset).replace(tzinfo=timezone.utc))
+
+
+def _out_of_range() -> ValueError:
+    return ValueError(f"timestamp must lie between {EARLIEST_EVENT_TIME:%Y-%m-%dT%H:%M:%SZ} and "
+                      f"{LATEST_EVENT_TIME:%Y-%m-%dT%H:%M:%S}.999Z")
+
+
+def _in_range(utc: datetime) -> datetime:
+    if not EARLIEST_EVENT_TIME <= utc <= LATEST_EVENT_TIME:
+        raise _out_of_range()
+    return utc
 
 
 def event_time(value: str | datetime) -> str:
     """The compact UTC form used in callback keys: `20231001T120000Z`, or
     `20231001T120000.123Z` when the instant has a non-zero millisecond part
-    (sub-millisecond digits are dropped)."""
-    ts = parse_timestamp(value) if isinstance(value, str) else value
-    if ts.tzinfo is None:
-        raise ValueError("timestamp must carry a UTC offset")
-    ts = ts.astimezone(timezone.utc)
-    base = ts.strftime("%Y%m%dT%H%M%S")
+    (sub-millisecond digits are dropped). Built field by field (never `strftime`, whose
+    `%Y` does not pad years below 1000); ValueError outside the accepted range."""
+    if isinstance(value, str):
+        ts = parse_timestamp(value)
+    else:
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError("timestamp must carry a UTC offset")
+        try:
+            ts = value.astimezone(timezone.utc)
+        except OverflowError:
+            raise _out_of_range() from None
+        ts = _in_range(ts.replace(microsecond=ts.microsecond // 1000 * 1000))
+    base = f"{ts.year:04d}{ts.month:02d}{ts.day:02d}T{ts.hour:02d}{ts.minute:02d}{ts.second:02d}"
     ms = ts.microsecond // 1000
     return f"{base}.{ms:03d}Z" if ms else f"{base}Z"
 
@@ -214,9 +260,11 @@ def callback_instance_prefix(dt: str | date, instance_id: str) -> str:
 def callback_key(instance_id: str, event_type: str, timestamp_str: str, event_obj: Any) -> str:
     """The deterministic key of one raw callback event.
 
-    `timestamp_str` is the event's `timestamp` (ISO-8601 with offset) and gives both the
-    partition date and the sortable time; `event_obj` is the parsed event, whose
-    canonical JSON gives the digest. ValueError names a bad instance id or timestamp.
+    `timestamp_str` is the event's `timestamp` (ISO-8601, in the range `parse_timestamp`
+    accepts) and gives both the partition date and the sortable time; `event_obj` is the
+    parsed event, whose canonical JSON gives the digest. ValueError names a bad instance
+    id or timestamp. For every accepted input `parse_callback_key` gives back the instance
+    id, `safe_event(event_type)`, `parse_timestamp(timestamp_str)` and its UTC day.
     """
     validate_instance_id(instance_id)
     ts = parse_timestamp(timestamp_str)
@@ -238,7 +286,9 @@ def analysis_key(dt: str | date, instance_id: str, profile: str) -> str:
 def failed_key(step: str, dt: str | date, instance_id: str, digest: str) -> str:
     """`failed/<step>/dt=<dt>/<instanceId>-<digest>.json`: one dead letter.
 
-    `digest` is a `content_digest` of what failed (so the same failure is recorded once).
+    `digest` is a `content_digest` of what failed: the unit of work (source key, step,
+    profile, source version) and the error code, so the same failure is recorded once
+    and a different one (another profile, another error) gets its own letter.
     """
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise ValueError("digest must be 8-64 lowercase hex characters (see content_digest)")
@@ -246,10 +296,15 @@ def failed_key(step: str, dt: str | date, instance_id: str, digest: str) -> str:
     return f"{partition}{validate_instance_id(instance_id)}-{digest}{JSON_SUFFIX}"
 
 
-def attempts_key(step: str, instance_id: str) -> str:
-    """`failed/<step>/attempts/<instanceId>.json`: how often `step` was tried for a call
-    (kept under failed/, which the step's function already writes and nothing triggers on)."""
-    return f"{FAILED}{check_step(step)}/attempts/{validate_instance_id(instance_id)}{JSON_SUFFIX}"
+def attempts_key(step: str, instance_id: str, digest: str) -> str:
+    """`failed/<step>/attempts/<instanceId>-<digest>.json`: how often `step` was tried for
+    one unit of work of a call; `digest` is the `content_digest` of that unit (archive: the
+    stop event's key; analyze: the call log's key and ETag and the profile), so an attempt
+    on one unit never counts against another. Kept under failed/, which the step's
+    function already writes and nothing triggers on."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ValueError("digest must be 8-64 lowercase hex characters (see content_digest)")
+    return f"{FAILED}{check_step(step)}/attempts/{validate_instance_id(instance_id)}-{digest}{JSON_SUFFIX}"
 
 
 # --- parsers ------------------------------------------------------------------------
@@ -302,9 +357,9 @@ class FailedKey:
     digest: str
 
 
-_CALLBACK_KEY = re.compile(
-    r"callbacks/dt=(\d{4}-\d{2}-\d{2})/([A-Za-z0-9_-]{1,128})/"
-    r"(\d{8}T\d{6}(?:\.\d{3})?Z)-([0-9a-f]{16})-([a-z0-9_]{1,64})\.json"
+_CALLBACK_KEY = re.compile(  # ASCII digits only, as `callback_key` writes them
+    r"callbacks/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})/"
+    r"([0-9]{8}T[0-9]{6}(?:\.[0-9]{3})?Z)-([0-9a-f]{16})-([a-z0-9_]{1,64})\.json"
 )
 _CALL_LOG_KEY = re.compile(r"call-logs/dt=(\d{4}-\d{2}-\d{2})/([A-Za-z0-9_-]{1,128})\.json")
 _ANALYSIS_KEY = re.compile(r"analyses/dt=(\d{4}-\d{2}-\d{2})/([A-Za-z0-9_-]{1,128})/([a-z0-9][a-z0-9_-]{0,63})\.json")
@@ -375,3 +430,23 @@ def dt_of(key: str) -> str:
 def triggered_by(key: str) -> list[str]:
     """The functions whose OSS trigger an object created at `key` fires."""
     return [name for name, flt in TRIGGERS.items() if flt.matches(key)]
+
+
+_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def failed_invocation_key(day: str | date, function: str | None, request_id: str | None, digest: str) -> str:
+    """`failed/invocations/dt=<day>/<function>-<requestId or digest>.json`: one invocation FC's
+    async invocation gave up on, as its failure destination received it.
+
+    `function` is the failed function's name (`unknown` when absent or not key-safe);
+    the failed invocation's `request_id` names it when it is key-safe, else `digest` (a
+    `content_digest` of the record, or of its bytes): either way the same record, delivered
+    twice, maps to the same key. Not a dead letter of a step (`parse_failed_key` is for those).
+    """
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ValueError("digest must be 8-64 lowercase hex characters (see content_digest)")
+    name = function if isinstance(function, str) and _FUNCTION_NAME.fullmatch(function) else "unknown"
+    ident = request_id if isinstance(request_id, str) and _REQUEST_ID.fullmatch(request_id) else digest
+    return f"{date_prefix(FAILED_INVOCATIONS, day)}{name}-{ident}{JSON_SUFFIX}"

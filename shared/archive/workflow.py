@@ -3,8 +3,16 @@ CallLogUrl -> validated call log + instance metadata + recordings index -> call-
 
 Idempotent (the target key is deterministic and written if absent). Transient
 problems raise `RetryLater` so FC's async retry runs again; after
-ARCHIVE_MAX_ATTEMPTS, or at once for a problem retrying cannot fix, a dead letter
-under failed/ records why.
+ARCHIVE_MAX_ATTEMPTS, or at once for a problem retrying cannot fix (a refused call
+log, ICE answering NotFound/BadRequest, a missing or unreadable stop event), a dead
+letter under failed/ records why. Every other exception is counted the same way
+(`dead_letters.unexpected`); only StorageError propagates. Attempts are counted per
+stop event (its key), and the counter is removed once the call is archived.
+
+The stop event is data, not authority: the instance's status, user data and call info
+are ICE's (DescribeAIAgentInstance); what the event says is kept apart
+(`stop_event_claims`), and recording locations from the call's callbacks are kept only
+when they point at an allowed https host or into our own bucket.
 """
 from __future__ import annotations
 
@@ -16,16 +24,29 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.archive import layout
-from shared.archive.dead_letters import RetryLater, bump_attempts, dead_letter, utcnow
+from shared.archive.dead_letters import (
+    Failure,
+    GiveUp,
+    RetryLater,
+    Unit,
+    clear_attempts,
+    safe_message,
+    settle,
+    unexpected,
+    utcnow,
+)
 from shared.clients import safe_fetch
-from shared.errors import AppError, StorageError
-from shared.log import logger
+from shared.clients.object_store import ObjectNotFound, check_key
+from shared.errors import AppError, BadRequest, NotFound, StorageError
 from shared.ports import IceApi, Store
 from shared.settings import ArchiveSettings
 
 STEP = "archive"
 RECORDING_EVENTS = ("audio_record", "full_audio_record")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".pcm", ".aac", ".m4a", ".opus")
+# Where in our bucket a bare recording key may point (ICE writes there: AudioOssPath).
+RECORDING_PREFIXES = (layout.RECORDINGS,)
+RECORDING_FIELDS = ("role", "sentenceid", "sentence_id", "duration", "format")
 
 
 @dataclass(frozen=True)
@@ -45,15 +66,51 @@ def _loads_maybe(value: Any) -> Any:
     return value
 
 
-def recordings_index(store: Store, dt: str, instance_id: str) -> list[dict[str, Any]]:
-    """Recording references from the call's audio_record / full_audio_record callbacks.
+def _looks_like_location(value: str) -> bool:
+    low = value.lower()
+    return low.startswith(("http://", "https://", "oss://")) or low.endswith(AUDIO_SUFFIXES)
+
+
+def _usable_key(key: str) -> bool:
+    try:
+        check_key(key)
+    except ValueError:
+        return False
+    return True
+
+
+def recording_location_allowed(value: str, *, bucket: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """Whether a recording location from a callback may be kept: an https URL that
+    `safe_fetch.check_url` accepts (allowed host, port 443, no userinfo or IP literal),
+    `oss://<our bucket>/<key>`, or a bare key under RECORDING_PREFIXES."""
+    low = value.lower()
+    if low.startswith(("http://", "https://")):
+        try:
+            safe_fetch.check_url(value, allowed_hosts)
+        except safe_fetch.Refused:
+            return False
+        return True
+    if low.startswith("oss://"):
+        name, sep, key = value[len("oss://"):].partition("/")
+        return bool(sep) and name == bucket and _usable_key(key)
+    if ":" in value.split("/", 1)[0]:  # another scheme (file:, s3:, ...)
+        return False
+    return value.startswith(RECORDING_PREFIXES) and _usable_key(value)
+
+
+def recordings_index(store: Store, dt: str, instance_id: str, *, allowed_hosts: tuple[str, ...] = (),
+                     ) -> tuple[list[dict[str, Any]], int]:
+    """Recording references from the call's audio_record / full_audio_record callbacks,
+    and how many locations were rejected.
 
     A call may cross midnight, so the stop event's day and the day before are read.
     The payload of these events is not publicly documented: every string that looks
-    like a location (URL, oss://, object path with an audio suffix) is kept.
+    like a location (URL, oss://, object path with an audio suffix) is a candidate,
+    kept only when `recording_location_allowed` (an event is data, not authority).
     """
     day = date.fromisoformat(dt)
-    out = []
+    bucket = str(getattr(store, "bucket", "") or "")
+    out, rejected = [], 0
     for d in (day - timedelta(days=1), day):
         prefix = layout.callback_instance_prefix(d.isoformat(), instance_id)
         for info in store.list(prefix):
@@ -65,23 +122,27 @@ def recordings_index(store: Store, dt: str, instance_id: str) -> list[dict[str, 
                 continue
             try:
                 event = json.loads(store.get(info.key)[0])
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, RecursionError):
+                continue
+            if not isinstance(event, dict):
                 continue
             data = _loads_maybe(event.get("data"))
             extend = _loads_maybe(event.get("extendData"))
             entry: dict[str, Any] = {"event": ref.event, "timestamp": event.get("timestamp"), "callback_key": info.key}
             if isinstance(data, dict):
                 for k, v in data.items():
-                    if isinstance(v, str) and (v.startswith(("http://", "https://", "oss://"))
-                                               or v.lower().endswith(AUDIO_SUFFIXES)):
-                        entry.setdefault("locations", {})[k] = v
-                    elif k.lower() in ("role", "sentenceid", "sentence_id", "duration", "format"):
+                    if isinstance(v, str) and _looks_like_location(v):
+                        if recording_location_allowed(v, bucket=bucket, allowed_hosts=allowed_hosts):
+                            entry.setdefault("locations", {})[k] = v
+                        else:
+                            rejected += 1
+                    elif k.lower() in RECORDING_FIELDS and (v is None or isinstance(v, (str, int, float, bool))):
                         entry[k] = v
-            if isinstance(extend, dict) and extend.get("sentenceId") is not None:
+            if isinstance(extend, dict) and isinstance(extend.get("sentenceId"), (str, int)):
                 entry.setdefault("sentenceId", extend.get("sentenceId"))
             out.append(entry)
     out.sort(key=lambda e: (str(e.get("timestamp")), e["callback_key"]))
-    return out
+    return out, rejected
 
 
 def archive_call(
@@ -105,47 +166,74 @@ def archive_call(
     if store.head(target) is not None:
         return Outcome("already_archived", target)
 
+    unit = Unit(STEP, ref.dt, ref.instance_id, source_key)
     try:
-        stop = json.loads(store.get(source_key)[0])
-        answer = ice_client.describe_ai_agent_instance(ref.instance_id, deadline=deadline)
-        inst = answer.get("Instance") or {}
-        status, url = inst.get("Status"), inst.get("CallLogUrl")
-        if status != "Finished" or not url:
-            raise RetryLater(f"instance status is {status or 'unknown'} and CallLogUrl is "
-                             f"{'set' if url else 'empty'}; the call log is not ready")
-        raw = fetch(url, allowed_hosts=settings.CALL_LOG_ALLOWED_HOSTS, max_bytes=settings.CALL_LOG_MAX_BYTES,
-                    timeout=settings.CALL_LOG_TIMEOUT_SECONDS, allow_insecure=settings.CALL_LOG_ALLOW_INSECURE)
-        call_log = validate(raw)
-    except safe_fetch.Refused as exc:
-        key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key, str(exc), "CallLogRefused")
-        return Outcome("dead_letter", key, str(exc))
+        return _archive(store, ice_client, settings, ref, target, unit, validate=validate, fetch=fetch,
+                        deadline=deadline)
     except StorageError:
         raise  # the store is down: nothing can be recorded; FC retries
-    except (RetryLater, safe_fetch.FetchFailed, AppError) as exc:
-        reason = exc.message if isinstance(exc, AppError) else str(exc)
-        code = exc.error_code if isinstance(exc, AppError) else type(exc).__name__
-        attempts = bump_attempts(store, STEP, ref.instance_id)
-        if attempts >= settings.ARCHIVE_MAX_ATTEMPTS:
-            key = dead_letter(store, STEP, ref.dt, ref.instance_id, source_key, reason, code, attempts)
-            return Outcome("dead_letter", key, reason)
-        logger.warning("archive not done; retry later", extra={"instance_id": ref.instance_id, "reason": reason,
-                                                              "attempt": attempts})
-        raise RetryLater(reason) from None
+    except GiveUp as exc:
+        failure = Failure(exc.code, safe_message(exc.message), retryable=False)
+    except safe_fetch.Refused as exc:
+        failure = Failure("CallLogRefused", safe_message(exc), retryable=False)
+    except safe_fetch.FetchFailed as exc:
+        failure = Failure("CallLogFetchFailed", safe_message(exc), retryable=True)
+    except RetryLater as exc:
+        failure = Failure(exc.code, safe_message(exc), retryable=True)
+    except (NotFound, BadRequest) as exc:  # ICE: no such instance, or a request it will always refuse
+        failure = Failure(exc.error_code, f"ICE refused DescribeAIAgentInstance: {safe_message(exc.message)}",
+                          retryable=False)
+    except AppError as exc:  # ICE throttling, 5xx, timeouts, our credentials
+        failure = Failure(exc.error_code, safe_message(exc.message), retryable=True)
+    except Exception as exc:  # noqa: BLE001 - anything else: counted, then a dead letter
+        failure = unexpected(exc)
+    key = settle(store, unit, failure, settings.ARCHIVE_MAX_ATTEMPTS)
+    return Outcome("dead_letter", key, failure.reason)
 
+
+def _archive(store: Store, ice_client: IceApi, settings: ArchiveSettings, ref: layout.CallbackKey, target: str,
+             unit: Unit, *, validate: Callable[[Any], Any], fetch: Callable[..., Any],
+             deadline: float | None) -> Outcome:
+    try:
+        raw = store.get(ref.key)[0]
+    except ObjectNotFound:
+        raise GiveUp("StopEventMissing", "the agent_stop object no longer exists") from None
+    try:
+        stop = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise GiveUp("StopEventInvalid", "the agent_stop object is not JSON") from None
+    if not isinstance(stop, dict):
+        raise GiveUp("StopEventInvalid", "the agent_stop object is not a JSON object")
+    answer = ice_client.describe_ai_agent_instance(ref.instance_id, deadline=deadline)
+    inst = answer.get("Instance") if isinstance(answer, dict) else None
+    inst = inst if isinstance(inst, dict) else {}
+    status, url = inst.get("Status"), inst.get("CallLogUrl")
+    if status != "Finished" or not url:
+        raise RetryLater(f"instance status is {safe_message(status or 'unknown', 40)} and CallLogUrl is "
+                         f"{'set' if url else 'empty'}; the call log is not ready", code="CallLogNotReady")
+    raw_log = fetch(url, allowed_hosts=settings.CALL_LOG_ALLOWED_HOSTS, max_bytes=settings.CALL_LOG_MAX_BYTES,
+                    timeout=settings.CALL_LOG_TIMEOUT_SECONDS, allow_insecure=settings.CALL_LOG_ALLOW_INSECURE)
+    call_log = validate(raw_log)
+    recordings, rejected = recordings_index(store, ref.dt, ref.instance_id,
+                                            allowed_hosts=settings.CALL_LOG_ALLOWED_HOSTS)
     doc = {
         "schema": "aicall.call-log/1",
         "instance_id": ref.instance_id,
-        "ai_agent_id": stop.get("aiAgentId"),
-        "user_data": inst.get("UserData", stop.get("userData")),
+        "ai_agent_id": stop.get("aiAgentId"),  # ICE's answer does not carry it
+        # ICE's answer, never the event's: an event is data, not authority.
+        "user_data": inst.get("UserData"),
         "status": status,
         "session_id": inst.get("SessionId"),
         "call_info": inst.get("CallInfo"),
         "gmt_create": inst.get("GmtCreate"),
         "gmt_modified": inst.get("GmtModified"),
         "call_log": call_log,
-        "recordings": recordings_index(store, ref.dt, ref.instance_id),
-        "source": {"stop_event_key": source_key, "call_log_host": urlsplit(url).hostname},
+        "recordings": recordings,
+        "recordings_rejected": rejected,
+        "stop_event_claims": {"ai_agent_id": stop.get("aiAgentId"), "user_data": stop.get("userData")},
+        "source": {"stop_event_key": ref.key, "call_log_host": urlsplit(str(url)).hostname},
         "archived_at": utcnow(),
     }
     result = store.put(target, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
+    clear_attempts(store, unit)
     return Outcome("archived" if result.created else "already_archived", target)

@@ -20,7 +20,9 @@ class FetchFailed(Exception):
     """A transient failure (network, 5xx, expired signature): a later attempt may succeed."""
 
 
-def _host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
+def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
+    """Whether `host` (lower case, no trailing dot) matches an exact host or a `*.suffix`
+    pattern (`*.aliyuncs.com` matches `a.aliyuncs.com`, not `aliyuncs.com`)."""
     for p in patterns:
         if p.startswith("*."):
             if host.endswith(p[1:]) and len(host) > len(p) - 1:
@@ -60,14 +62,21 @@ def check_url(url: str, allowed_hosts: tuple[str, ...], *, allow_insecure: bool 
         raise Refused(f"CallLogUrl scheme {parts.scheme or '(none)'} refused: only https")
     if port not in (None, 443):
         raise Refused("CallLogUrl port refused: only 443")
-    if not _host_allowed(host, allowed_hosts):
+    if not host_allowed(host, allowed_hosts):
         raise Refused(f"CallLogUrl host {host[:100]} is not in CALL_LOG_ALLOWED_HOSTS")
     return url
 
 
 def fetch_json(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int, timeout: float,
                allow_insecure: bool = False, http: Any = None) -> Any:
-    """GET the call log, checking every redirect hop; the decoded JSON or Refused/FetchFailed."""
+    """GET the call log, checking every redirect hop; the decoded JSON or Refused/FetchFailed.
+
+    Every httpx error maps to one of the two: what the HTTP client refuses about the URL
+    (`InvalidURL`, `UnsupportedProtocol`) and a body it cannot decode (`DecodingError`,
+    a malformed gzip/deflate/brotli body) are Refused; the rest of `httpx.HTTPError`
+    (network, timeouts, protocol errors) FetchFailed. Anything else (a bug, OSError)
+    propagates and the archive step counts it as an unexpected failure.
+    """
     import httpx
 
     own = http is None
@@ -81,7 +90,10 @@ def fetch_json(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int, time
                         location = resp.headers.get("location")
                         if not location:
                             raise Refused("CallLogUrl redirect without a Location")
-                        url = urljoin(url, location)
+                        try:
+                            url = urljoin(url, location)
+                        except ValueError:
+                            raise Refused("CallLogUrl redirect Location is not a valid URL") from None
                         continue
                     if resp.status_code != 200:
                         raise FetchFailed(f"CallLogUrl answered HTTP {resp.status_code}")
@@ -95,11 +107,19 @@ def fetch_json(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int, time
                             raise Refused(f"call log is over the {max_bytes}-byte limit")
             except httpx.TimeoutException:
                 raise FetchFailed("CallLogUrl timed out") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise Refused(f"CallLogUrl refused by the HTTP client ({type(exc).__name__})") from None
+            except httpx.DecodingError:
+                raise Refused("call log body could not be decoded (malformed Content-Encoding)") from None
+            except httpx.TooManyRedirects:
+                raise Refused(f"CallLogUrl redirected more than {MAX_REDIRECTS} times") from None
             except httpx.TransportError as exc:
                 raise FetchFailed(f"CallLogUrl unreachable ({type(exc).__name__})") from None
+            except httpx.HTTPError as exc:
+                raise FetchFailed(f"CallLogUrl download failed ({type(exc).__name__})") from None
             try:
                 return json.loads(bytes(data))
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise Refused("call log is not JSON") from None
         raise Refused(f"CallLogUrl redirected more than {MAX_REDIRECTS} times")
     finally:

@@ -7,7 +7,7 @@ import sys
 import httpx
 import pytest
 
-from devkit.defaults import DEV_CALLBACK_TOKEN
+from devkit.defaults import DEV_SANDBOX_TOKEN
 from tests.support import REPO, SandboxProcess
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,7 @@ def test_simulate_call_ends_with_an_analysis_object(tmp_path):
         lines = proc.stdout.splitlines()
         analysis_key = next(line.split()[1] for line in lines if line.startswith("analysis:"))
         archive_key = next(line.split()[1] for line in lines if line.startswith("archive:"))
-        auth = {"Authorization": f"Bearer {DEV_CALLBACK_TOKEN}"}
+        auth = {"Authorization": f"Bearer {DEV_SANDBOX_TOKEN}"}
         doc = httpx.get(f"{sb.url}/_sandbox/object", params={"key": analysis_key}, headers=auth).json()["content"]
         call_log = httpx.get(f"{sb.url}/_sandbox/object", params={"key": archive_key}, headers=auth).json()["content"]
         # `aiagent reanalyze --url` against the same sandbox: another profile, then resumed.

@@ -34,7 +34,10 @@ field_names = st.sampled_from(["user_id", "channel_id", "ai_agent_id", "ai_agent
                                "expire", "agent_config", "user_data", "aiAgentId", "instanceId", "event",
                                "timestamp", "code", "data", "extendData"])
 plausible = st.sampled_from(["u1", "inst-known", "agent1", "cn-shanghai", "mars-1", "", "agent_stop", "chat_record",
-                             "2025-08-14T02:00:00Z", "2025-08-14T02:00:00", "a" * 65, "x y", "é", 3600, -1, 0])
+                             "2025-08-14T02:00:00Z", "2025-08-14T02:00:00", "a" * 65, "x y", "é", 3600, -1, 0,
+                             # timestamps at and beyond the accepted range (some once crashed with a 500)
+                             "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0999-12-31T23:59:59Z",
+                             "2025-08-14T02:00:00+14:00", "2099-01-01T00:00:00Z", "２０２５-08-14T02:00:00Z"])
 bodies = st.one_of(
     st.dictionaries(field_names, json_values, max_size=8).map(lambda d: json.dumps(d).encode()),
     st.dictionaries(field_names, plausible | json_values, min_size=3, max_size=10).map(

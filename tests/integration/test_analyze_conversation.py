@@ -335,3 +335,75 @@ def test_a_trickling_stream_is_cut_off_at_the_function_deadline(monkeypatch, ana
     with pytest.raises(RetryLater):
         trigger(fn, archived("inst-trickle"), ctx)
     assert time.monotonic() - started < 2.2  # the deadline is 85% of the 2 s timeout
+
+
+# --- every exception ends in a retry or a dead letter; attempts per unit of work ---------------------
+
+
+def _ccai_path_errors() -> list[BaseException]:
+    import zlib
+
+    import httpx
+
+    return [httpx.DecodingError("Error -3 while decompressing data"), httpx.InvalidURL("bad"),
+            httpx.StreamConsumed(), httpx.CookieConflict("c"), ValueError("v"), OSError(5, "Input/output error"),
+            zlib.error("incorrect header check"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"),
+            RuntimeError("r"), RecursionError("r")]
+
+
+@pytest.mark.parametrize("exc", _ccai_path_errors(), ids=lambda e: type(e).__name__)
+def test_every_exception_of_the_ccai_path_ends_in_a_retry_or_a_dead_letter(monkeypatch, analysis_env, ccai_sim, exc):
+    import httpx
+
+    from shared.archive.dead_letters import RetryLater
+
+    fn = load_function("analyze_conversation", monkeypatch, {"CCAI_MAX_RETRIES": "0", "ANALYSIS_MAX_ATTEMPTS": "2"})
+    original = httpx.Client.stream
+
+    def stream(self, method, url, **kwargs):
+        if "analyze_conversation" in str(url):
+            raise exc
+        return original(self, method, url, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "stream", stream)
+    inst = f"inst-ccai-exc-{type(exc).__name__.lower()}"  # not the archive tests' instances (one bucket)
+    key = archived(inst)
+    outcomes = []
+    for _ in range(2):
+        try:
+            outcomes.append(trigger(fn, key)["results"][0]["status"])
+            break
+        except RetryLater:
+            outcomes.append("retry")
+    assert outcomes in (["dead_letter"], ["retry", "dead_letter"]), outcomes
+    (dl,) = dead_letters(inst)
+    assert dl["error_code"] and dl["reason"] and dl["profile"]["name"] == "default" and dl["source_key"] == key
+    if dl["error_code"].startswith("Unexpected."):
+        assert dl["error_code"] == f"Unexpected.{type(exc).__name__}" and type(exc).__name__ in dl["reason"]
+    store = object_store.get_store()
+    assert [o.key for o in store.list("failed/analyze/attempts/") if f"/{inst}-" in o.key] == []
+
+
+def test_reanalysis_with_another_profile_gets_its_own_attempts(monkeypatch, analysis_env, ccai_sim, tmp_path):
+    from shared.archive.dead_letters import RetryLater
+
+    env = {"CCAI_MAX_RETRIES": "0", "ANALYSIS_MAX_ATTEMPTS": "3"}
+    fn = load_function("analyze_conversation", monkeypatch, env)
+    ccai_sim.inject(status=500, code="CCAI.InternalError", times=3)
+    key = archived("inst-reprof")
+    for _ in range(2):  # one short of ANALYSIS_MAX_ATTEMPTS
+        with pytest.raises(RetryLater):
+            trigger(fn, key)
+    doc = json.loads((profiles.PROFILES_DIR / "default.json").read_text())
+    (tmp_path / "other.json").write_text(json.dumps({**doc, "name": "other"}))
+    monkeypatch.setattr(profiles, "PROFILES_DIR", tmp_path)
+    profiles.load_profile.cache_clear()
+    other = load_function("analyze_conversation", monkeypatch, {**env, "ANALYSIS_PROFILE": "other"})
+    with pytest.raises(RetryLater):  # its own first attempt: not dead-lettered by the default profile's two
+        trigger(other, key)
+    assert trigger(other, key)["results"][0]["status"] == "analysed"
+    assert dead_letters("inst-reprof") == []
+    store = object_store.get_store()
+    counters = [json.loads(store.get(o.key)[0]) for o in store.list("failed/analyze/attempts/")
+                if "/inst-reprof-" in o.key]
+    assert [(c["profile"], c["attempts"]) for c in counters] == [("default", 2)]  # other's went with its success

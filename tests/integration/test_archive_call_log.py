@@ -84,6 +84,7 @@ def test_never_finished_ends_in_a_dead_letter_after_max_attempts(monkeypatch, ch
     assert out["results"][0]["status"] == "dead_letter"
     letter = json.loads(object_store.get_store().get(out["results"][0]["key"])[0])
     assert letter["attempts"] == 3 and "not ready" in letter["reason"] and letter["source_key"] == stop_key
+    assert letter["error_code"] == "CallLogNotReady"
     assert out["results"][0]["key"].startswith(layout.FAILED)
 
 
@@ -137,3 +138,165 @@ def test_malformed_trigger_event_is_dropped_not_retried(functions):
     _, archive = functions
     out = archive(b"not json", Ctx())
     assert out["results"] == [] and "error" in out
+
+
+# --- every exception the archive step can meet ends in a retry or a dead letter ------------------------
+
+
+def _fetch_path_errors() -> list[BaseException]:
+    """Every exception class httpx exports (its hierarchy, enumerated), plus what the
+    standard library can raise under a download (decoding, decompression, I/O)."""
+    import inspect
+    import zlib
+
+    import httpx
+
+    request = httpx.Request("GET", "https://bucket.oss-cn-shanghai.aliyuncs.com/l.json?Signature=s3cr3t")
+    variants: list[tuple[tuple, dict]] = [(("boom",), {"request": request, "response": httpx.Response(500)}),
+                                          (("boom",), {"request": request}), (("boom",), {}), ((), {})]
+    out: list[BaseException] = []
+    for cls in sorted((c for c in vars(httpx).values() if inspect.isclass(c) and issubclass(c, Exception)),
+                      key=lambda c: c.__name__):
+        for args, kwargs in variants:
+            try:
+                out.append(cls(*args, **kwargs))
+                break
+            except TypeError:
+                continue
+    assert len(out) >= 28, out  # the whole hierarchy, not a hand-picked few
+    return out + [ValueError("v"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+                  zlib.error("Error -3 while decompressing data: incorrect header check"),
+                  OSError(5, "Input/output error"), ConnectionResetError(104, "Connection reset by peer"),
+                  TimeoutError("t"), RecursionError("r"), RuntimeError("r"), KeyError("k"), TypeError("t")]
+
+
+def _name(exc: BaseException) -> str:
+    return f"{type(exc).__module__}-{type(exc).__name__}".replace(".", "-").replace("builtins-", "")
+
+
+@pytest.mark.parametrize("exc", _fetch_path_errors(), ids=_name)
+def test_every_exception_of_the_fetch_path_ends_in_a_retry_or_a_dead_letter(monkeypatch, chain_env, ice_sim, exc):
+    import httpx
+
+    archive = load_function("archive_call_log", monkeypatch, {"ARCHIVE_MAX_ATTEMPTS": "2"})
+    inst = f"inst-exc-{_name(exc).lower()}"
+    stop = call_events(inst)[-1]  # stored as ingest_callback stores it (tested there), to keep this fast
+    stop_key = layout.callback_key(inst, "agent_stop", stop["timestamp"], stop)
+    object_store.get_store().put(stop_key, raw(stop).encode())
+    ice_sim.add_instance(inst, call_log={**CALL_LOG, "instanceid": inst})
+    original = httpx.Client.stream
+
+    def stream(self, method, url, **kwargs):
+        if "/call-logs/" in str(url):  # the call-log download only (not ICE, not the store)
+            raise exc
+        return original(self, method, url, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "stream", stream)
+    outcomes = []
+    for _ in range(2):  # FC: the first invocation and its retries, ARCHIVE_MAX_ATTEMPTS in all
+        try:
+            result = trigger(archive, stop_key)["results"][0]
+        except RetryLater:
+            outcomes.append("retry")
+            continue
+        outcomes.append(result["status"])
+        break
+    assert outcomes in (["dead_letter"], ["retry", "dead_letter"]), outcomes
+    store = object_store.get_store()
+    letters = [json.loads(store.get(o.key)[0]) for o in store.list(layout.date_prefix("failed/archive/", "2025-08-14"))
+               if f"/{inst}-" in o.key]
+    (letter,) = letters
+    assert letter["source_key"] == stop_key and letter["error_code"] and letter["reason"]
+    assert "s3cr3t" not in json.dumps(letter)
+    if outcomes == ["dead_letter"]:
+        assert letter["error_code"] == "CallLogRefused"
+    elif letter["error_code"].startswith("Unexpected."):
+        assert type(exc).__name__ in letter["reason"]
+    else:
+        assert letter["error_code"] == "CallLogFetchFailed"
+    assert [o.key for o in store.list("failed/archive/attempts/") if f"/{inst}-" in o.key] == []
+
+
+def test_malformed_gzip_call_log_is_dead_lettered_through_the_handler(monkeypatch, chain_env, ice_sim):
+    """A real malformed compressed body (httpx raises DecodingError while reading it)."""
+    import httpx
+
+    ingest = load_function("ingest_callback", monkeypatch, {})
+    archive = load_function("archive_call_log", monkeypatch, {})
+    stop_key = deliver(ingest, call_events("inst-gzip"))
+    ice_sim.add_instance("inst-gzip", call_log={**CALL_LOG, "instanceid": "inst-gzip"})
+    original = httpx.Client.stream
+
+    def stream(self, method, url, **kwargs):
+        if "/call-logs/" not in str(url):
+            return original(self, method, url, **kwargs)
+        bad = httpx.Client(transport=httpx.MockTransport(
+            lambda r: httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"\x1f\x8bnot gzip")))
+        return original(bad, method, url, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "stream", stream)
+    result = trigger(archive, stop_key)["results"][0]
+    assert result["status"] == "dead_letter"
+    letter = json.loads(object_store.get_store().get(result["key"])[0])
+    assert letter["error_code"] == "CallLogRefused" and "could not be decoded" in letter["reason"]
+
+
+def test_missing_stop_event_object_is_dead_lettered_not_lost(functions, ice_sim):
+    """A trigger for a stop event that is not (or no longer) in the bucket."""
+    _, archive = functions
+    body = {"aiAgentId": "a", "instanceId": "inst-gone", "event": "agent_stop", "timestamp": "2025-08-14T02:00:00Z"}
+    key = layout.callback_key("inst-gone", "agent_stop", body["timestamp"], body)
+    from devkit.sandbox import oss_events
+
+    event = oss_events.build(object_store.get_store().bucket, key, size=10, etag="ABC")
+    result = archive(json.dumps(event).encode(), Ctx(name="triggered"))["results"][0]
+    assert result["status"] == "dead_letter"
+    letter = json.loads(object_store.get_store().get(result["key"])[0])
+    assert letter["error_code"] == "StopEventMissing" and letter["source_key"] == key
+    assert ice_sim.count("DescribeAIAgentInstance") == 0
+
+
+def test_non_json_stop_event_object_is_dead_lettered(functions, ice_sim):
+    _, archive = functions
+    body = {"aiAgentId": "a", "instanceId": "inst-nj", "event": "agent_stop", "timestamp": "2025-08-14T02:00:00Z"}
+    key = layout.callback_key("inst-nj", "agent_stop", body["timestamp"], body)
+    object_store.get_store().put(key, b"{not json")
+    result = trigger(archive, key)["results"][0]
+    assert result["status"] == "dead_letter"
+    assert json.loads(object_store.get_store().get(result["key"])[0])["error_code"] == "StopEventInvalid"
+
+
+def test_unknown_instance_is_dead_lettered_at_once(functions, ice_sim):
+    """ICE answers NotFound: retrying cannot fix it, so no ARCHIVE_MAX_ATTEMPTS retries."""
+    ingest, archive = functions
+    stop_key = deliver(ingest, call_events("inst-unknown"))  # the simulator has no such instance
+    result = trigger(archive, stop_key)["results"][0]
+    assert result["status"] == "dead_letter"
+    letter = json.loads(object_store.get_store().get(result["key"])[0])
+    assert letter["error_code"] == "InvalidInstanceId.NotFound" and letter["attempts"] is None
+    assert ice_sim.count("DescribeAIAgentInstance") == 1
+
+
+def test_forged_early_stop_events_do_not_dead_letter_the_genuine_one(monkeypatch, chain_env, ice_sim):
+    from datetime import datetime, timezone
+
+    from tests.chain import callback
+
+    ingest = load_function("ingest_callback", monkeypatch, {})
+    archive = load_function("archive_call_log", monkeypatch, {"ARCHIVE_MAX_ATTEMPTS": "3"})
+    ice_sim.add_instance("inst-forged", status="Executing")
+    for i in range(3):  # early, different stop events: each its own unit of work
+        forged = callback("inst-forged", "agent_stop", datetime(2025, 8, 14, 1, 0, i, tzinfo=timezone.utc))
+        key = deliver(ingest, [forged])
+        for _ in range(2):
+            with pytest.raises(RetryLater):
+                trigger(archive, key)
+    stop_key = deliver(ingest, call_events("inst-forged"))
+    with pytest.raises(RetryLater):  # the genuine event's first attempt: not a dead letter
+        trigger(archive, stop_key)
+    ice_sim.add_instance("inst-forged", status="Finished", call_log={**CALL_LOG, "instanceid": "inst-forged"})
+    assert trigger(archive, stop_key)["results"][0]["status"] == "archived"
+    store = object_store.get_store()
+    assert not [o.key for o in store.list("failed/archive/dt=") if "/inst-forged-" in o.key]
+    # The genuine event's counter went with its success; the forged ones' are still counting.
+    assert len([o.key for o in store.list("failed/archive/attempts/") if "/inst-forged-" in o.key]) == 3

@@ -12,7 +12,7 @@ from devkit import syaml
 from devkit.ops import build
 from devkit.sandbox import oss_events
 from devkit.tokens import mint_token
-from tests.chain import AK, CALLBACK_TOKEN, SK, call_events
+from tests.chain import AK, CALLBACK_TOKEN, SK, WIDE_EVENT_WINDOW, call_events
 from tests.support import http_event
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -85,7 +85,7 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
            "ALIBABA_CLOUD_ACCESS_KEY_ID": AK, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK,
            "CALLBACK_TOKEN": CALLBACK_TOKEN, "ARCHIVE_BUCKET": moto_oss.bucket, "OSS_ENDPOINT": moto_oss.endpoint,
            "OSS_ACCESS_KEY_ID": moto_oss.access_key_id, "OSS_ACCESS_KEY_SECRET": moto_oss.access_key_secret,
-           "CCAI_WORKSPACE_ID": "ws", "CCAI_APP_ID": "app"}
+           "CCAI_WORKSPACE_ID": "ws", "CCAI_APP_ID": "app", **WIDE_EVENT_WINDOW}
     token = mint_token("u1", secret)
     ice_sim.add_instance("inst-artifact", status="Executing")
     requests = {
@@ -102,6 +102,10 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
             event, want = requests[key]
             result = run_artifact(out / key, event, env, tmp_path)
             assert result["statusCode"] == want, (key, result)
+        elif not spec.oss_triggers:  # the failure destination: a record that is not JSON is still kept
+            result = run_artifact(out / key, b"not a failure record", env, tmp_path)
+            assert result["status"] in ("recorded", "already_recorded"), (key, result)
+            assert result["key"].startswith("failed/invocations/dt="), (key, result)
         else:  # triggered: an object it must skip proves import + settings + event parsing
             trig = spec.oss_triggers[0]
             event = json.dumps(oss_events.build(moto_oss.bucket, f"{trig.prefix}x/y/not-a-match{trig.suffix}x",

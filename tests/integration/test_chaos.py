@@ -40,3 +40,5 @@ def test_nothing_accepted_is_lost_under_faults(isolated_env):
     assert report["ccai_results"] == report["analysed_calls"]
     assert report["injected_ccai_faults"] > 0 and report["duplicate_triggers"] > 0
     assert report["ccai_requests"] > report["ccai_results"]  # faults were really answered
+    # Attempt counters are per unit of work and removed once it is done: none is left behind.
+    assert report["attempt_counters_left"] == 0, lines

@@ -6,7 +6,7 @@ import pytest
 from shared.analysis import profile as profiles
 from shared.analysis.workflow import Outcome, analyze_call
 from shared.archive import layout
-from shared.archive.dead_letters import RetryLater
+from shared.archive.dead_letters import RetryLater, Unit
 from shared.settings import CcaiSettings, load
 from tests.fakes import FakeCcai, MemoryStore, ccai_answer, failure
 from tests.support import sample
@@ -14,9 +14,14 @@ from tests.support import sample
 INST, DT = "inst-9", "2025-08-14"
 SOURCE = layout.call_log_key(DT, INST)
 TARGET = layout.analysis_key(DT, INST, "default")
-ATTEMPTS = layout.attempts_key("analyze", INST)
 CALL_LOG = sample("call_log.json")
 PROFILE = profiles.load_profile("default")
+
+
+def attempts_key(etag: str, profile: profiles.Profile = PROFILE) -> str:
+    """The attempt counter of one unit of work: this call log version with this profile version."""
+    return Unit("analyze", DT, INST, SOURCE, {"profile": profile.name, "profile_hash": profile.digest,
+                                              "source_etag": etag}).attempts_key
 
 
 def settings(**env: str) -> CcaiSettings:
@@ -149,7 +154,7 @@ def test_retryable_failure_asks_for_retry_then_dead_letters_after_max_attempts(s
     for attempt in (1, 2):
         with pytest.raises(RetryLater, match="CCAI.Throttling.Qps"):
             run(store, ccai, etag=etag)
-        assert store.json(ATTEMPTS)["attempts"] == attempt
+        assert store.json(attempts_key(etag))["attempts"] == attempt
     out = run(store, ccai, etag=etag)
     assert out.status == "dead_letter"
     (letter,) = dead_letters(store)
@@ -165,8 +170,10 @@ def test_retryable_failure_then_success_is_analyzed(store):
     ccai = FakeCcai(failure("CCAI.InternalError", status=500))
     with pytest.raises(RetryLater):
         run(store, ccai, etag=etag)
+    assert store.json(attempts_key(etag))["attempts"] == 1
     assert run(store, ccai, etag=etag).status == "analysed"
     assert ccai.count == 2 and dead_letters(store) == []
+    assert store.keys("failed/") == []  # the counter goes once the unit is done
 
 
 def test_permanent_failure_is_dead_lettered_at_once(store):
@@ -177,7 +184,7 @@ def test_permanent_failure_is_dead_lettered_at_once(store):
     (letter,) = dead_letters(store)
     assert letter["error_code"] == "CCAI.IllegalPermission.NoAuth" and letter["http_status"] == 403
     assert letter["attempts"] == 1 and letter["ccai_request_id"] == "ccai-403"
-    assert ccai.count == 1 and store.head(ATTEMPTS) is None and store.head(TARGET) is None
+    assert ccai.count == 1 and store.keys("failed/analyze/attempts/") == [] and store.head(TARGET) is None
 
 
 def test_long_dialog_is_split_into_part_requests_and_merged(store):
@@ -209,3 +216,106 @@ def test_missing_call_log_or_other_key_is_skipped(store):
     store.ops.clear()
     assert run(store, ccai, key=TARGET) == Outcome("skipped", reason="not a call-logs/ key")
     assert store.ops == [] and store.writes == [] and ccai.count == 0
+
+
+# --- every exception ends in a retry or a dead letter; attempts per unit of work ---------------------
+
+
+def other_profile() -> profiles.Profile:
+    doc = json.loads((profiles.PROFILES_DIR / "default.json").read_text(encoding="utf-8"))
+    return profiles.parse_profile({**doc, "name": "other", "version": doc["version"] + 1}, "other.json")
+
+
+def test_attempts_of_one_profile_do_not_count_against_another_or_a_changed_call_log(store):
+    etag = archive(store)
+    throttled = failure("CCAI.Throttling.Qps")
+    ccai = FakeCcai(throttled, throttled)
+    for _ in range(2):  # one short of ANALYSIS_MAX_ATTEMPTS=3
+        with pytest.raises(RetryLater):
+            run(store, ccai, etag=etag)
+    other = other_profile()
+    ccai.then(throttled)
+    with pytest.raises(RetryLater):  # the other profile's first attempt, not a dead letter
+        run(store, ccai, etag=etag, profile=other)
+    assert store.json(attempts_key(etag, other))["attempts"] == 1
+    # A changed call log is a new unit of work too.
+    store.delete(SOURCE)
+    new_etag = archive(store, dialog=CALL_LOG["dialog"][:3])
+    ccai.then(throttled)
+    with pytest.raises(RetryLater):
+        run(store, ccai, etag=new_etag)
+    assert store.json(attempts_key(new_etag))["attempts"] == 1
+    assert store.json(attempts_key(etag))["attempts"] == 2 and dead_letters(store) == []
+    assert run(store, ccai, etag=new_etag).status == "analysed"
+    assert store.head(attempts_key(new_etag)) is None
+
+
+class RaisingCcai:
+    """A CCAI client whose request fails with something the workflow has no rule for."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc, self.count = exc, 0
+
+    def analyze(self, body, *, deadline=None):
+        self.count += 1
+        raise self.exc
+
+
+def _unexpected_errors() -> list[BaseException]:
+    import zlib
+
+    import httpx
+
+    return [httpx.DecodingError("Error -3 while decompressing data"), httpx.InvalidURL("bad url"),
+            httpx.StreamClosed(), ValueError("v https://contactcenterai.aliyuncs.com/x?Signature=s3cr3t"),
+            KeyError("k"), OSError("o"), zlib.error("z"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad")]
+
+
+@pytest.mark.parametrize("exc", _unexpected_errors(), ids=lambda e: type(e).__name__)
+def test_unexpected_exception_is_counted_then_dead_lettered_with_the_profile(store, exc):
+    etag = archive(store)
+    client = RaisingCcai(exc)
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            run(store, client, etag=etag)
+    out = run(store, client, etag=etag)
+    assert out.status == "dead_letter" and client.count == 3
+    (letter,) = dead_letters(store)
+    name = type(exc).__name__
+    assert letter["error_code"] == f"Unexpected.{name}" and letter["attempts"] == 3
+    assert name in letter["reason"] and "s3cr3t" not in json.dumps(letter)
+    assert letter["profile"] == PROFILE.provenance() and letter["unit"]["source_etag"] == etag
+    assert store.keys("failed/analyze/attempts/") == [] and store.head(TARGET) is None
+
+
+def test_distinct_failures_of_one_call_each_get_a_dead_letter(store, logs):
+    etag = archive(store)
+    refused = failure("CCAI.IllegalPermission.NoAuth", retryable=False, status=403)
+    ccai = FakeCcai(refused, refused, failure("CCAI.InvalidParam.NotExist", retryable=False, status=400), refused)
+    first = run(store, ccai, etag=etag)
+    assert run(store, ccai, etag=etag).key == first.key  # the same failure: one record
+    assert run(store, ccai, etag=etag).key != first.key  # another error code
+    assert run(store, ccai, etag=etag, profile=other_profile()).key != first.key  # another profile
+    letters = dead_letters(store)
+    assert sorted((d["error_code"], d["profile"]["name"]) for d in letters) == [
+        ("CCAI.IllegalPermission.NoAuth", "default"), ("CCAI.IllegalPermission.NoAuth", "other"),
+        ("CCAI.InvalidParam.NotExist", "default")]
+    messages = [json.loads(line)["message"] for line in logs.getvalue().splitlines() if "dead letter" in line]
+    assert messages.count("dead letter written") == 3
+    assert messages.count("dead letter already recorded (same unit, same error)") == 1
+
+
+def test_storage_error_reading_the_counter_propagates_and_does_not_reset_it(store):
+    from shared.errors import StorageError
+
+    etag = archive(store)
+    throttled = failure("CCAI.Throttling.Qps")
+    ccai = FakeCcai(*[throttled] * 4)  # the third call's count cannot be read: a fourth call
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            run(store, ccai, etag=etag)
+    store.fail_next("get", key_prefix="failed/analyze/attempts/")
+    with pytest.raises(StorageError):
+        run(store, ccai, etag=etag)
+    assert store.json(attempts_key(etag))["attempts"] == 2
+    assert run(store, ccai, etag=etag).status == "dead_letter"

@@ -24,10 +24,10 @@ CAPABILITIES = ("api", "archive", "analysis")
 # package -> prefixes it must not import (dotted, matched on the module or its parent)
 FORBIDDEN = {
     "shared.clients": ("shared.api", "shared.archive", "shared.analysis", "shared.http", "shared.oss_trigger",
-                       "shared.auth", "devkit", "tests", "functions"),
-    "shared.archive": ("shared.analysis", "shared.api", "shared.oss_trigger", "devkit", "tests"),
-    "shared.api": ("shared.archive", "shared.analysis", "shared.oss_trigger", "devkit", "tests"),
-    "shared.analysis": ("shared.api", "shared.http", "shared.oss_trigger", "devkit", "tests"),
+                       "shared.destination", "shared.auth", "devkit", "tests", "functions"),
+    "shared.archive": ("shared.analysis", "shared.api", "shared.oss_trigger", "shared.destination", "devkit", "tests"),
+    "shared.api": ("shared.archive", "shared.analysis", "shared.oss_trigger", "shared.destination", "devkit", "tests"),
+    "shared.analysis": ("shared.api", "shared.http", "shared.oss_trigger", "shared.destination", "devkit", "tests"),
     "shared": tuple(f"shared.{c}" for c in CAPABILITIES) + ("devkit", "tests"),  # the root modules
     "functions": ("devkit", "tests", "functions"),
 }

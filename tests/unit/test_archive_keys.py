@@ -111,7 +111,7 @@ def test_bad_instance_ids_raise_naming_instance_id(instance_id):
                   lambda: ak.call_log_key("2023-10-01", instance_id),
                   lambda: ak.analysis_key("2023-10-01", instance_id, "default"),
                   lambda: ak.failed_key("archive", "2023-10-01", instance_id, "0" * 16),
-                  lambda: ak.attempts_key("archive", instance_id),
+                  lambda: ak.attempts_key("archive", instance_id, "0" * 16),
                   lambda: ak.callback_instance_prefix("2023-10-01", instance_id)):
         with pytest.raises(ValueError, match="instanceId"):
             build()
@@ -179,8 +179,12 @@ def test_failed_and_attempts_keys():
     assert (ref.step, ref.dt, ref.instance_id, ref.digest) == ("archive", "2025-08-14", "inst-a1", digest)
     assert ak.parse_failed_key(ak.failed_key("analyze", "2025-08-14", "a-b-c", digest)).instance_id == "a-b-c"
     assert ak.dt_of(key) == "2025-08-14"
-    assert ak.attempts_key("archive", "inst-a1") == "failed/archive/attempts/inst-a1.json"
-    assert ak.triggered_by(key) == [] and ak.triggered_by(ak.attempts_key("archive", "inst-a1")) == []
+    assert ak.attempts_key("archive", "inst-a1", digest) == f"failed/archive/attempts/inst-a1-{digest}.json"
+    assert ak.triggered_by(key) == [] and ak.triggered_by(ak.attempts_key("archive", "inst-a1", digest)) == []
+    with pytest.raises(ValueError, match="digest"):
+        ak.attempts_key("archive", "inst-a1", "XYZ")
+    with pytest.raises(ValueError):  # a counter is not a dead letter
+        ak.parse_failed_key(ak.attempts_key("archive", "inst-a1", digest))
     with pytest.raises(ValueError, match="step"):
         ak.failed_key("Archive", "2025-08-14", "inst-a1", digest)
     with pytest.raises(ValueError, match="digest"):
@@ -265,7 +269,7 @@ def test_the_chain_is_acyclic_and_as_designed():
     edges = {name: {t for t, flt in ak.TRIGGERS.items() for p in prefixes if _overlap(p, flt.prefix)}
              for name, prefixes in ak.WRITES.items()}
     assert edges == {"ingest_callback": {"archive_call_log"}, "archive_call_log": {"analyze_conversation"},
-                     "analyze_conversation": set()}
+                     "analyze_conversation": set(), "record_failed_invocation": set()}
 
     def reaches(start, seen=()):
         for nxt in edges.get(start, ()):
@@ -282,13 +286,13 @@ def test_what_the_builders_make_fires_only_the_next_function():
     for key in (ak.call_log_key("2025-08-14", "i"),):
         assert ak.triggered_by(key) == ["analyze_conversation"]
     for key in (ak.analysis_key("2025-08-14", "i", "default"), ak.failed_key("archive", "2025-08-14", "i", digest),
-                ak.failed_key("analyze", "2025-08-14", "i", digest), ak.attempts_key("archive", "i"),
-                ak.attempts_key("analyze", "i")):
+                ak.failed_key("analyze", "2025-08-14", "i", digest), ak.attempts_key("archive", "i", digest),
+                ak.attempts_key("analyze", "i", digest)):
         assert ak.triggered_by(key) == []
     # Keys each function writes lie under the prefixes WRITES declares for it.
     assert ak.call_log_key("2025-08-14", "i").startswith(ak.WRITES["archive_call_log"])
     assert ak.failed_key("archive", "2025-08-14", "i", digest).startswith(ak.WRITES["archive_call_log"])
-    assert ak.attempts_key("archive", "i").startswith(ak.WRITES["archive_call_log"])
+    assert ak.attempts_key("archive", "i", digest).startswith(ak.WRITES["archive_call_log"])
     assert ak.analysis_key("2025-08-14", "i", "p").startswith(ak.WRITES["analyze_conversation"])
     assert key_of(EVENT).startswith(ak.WRITES["ingest_callback"])
 
@@ -301,9 +305,12 @@ json_values = st.recursive(
     max_leaves=15,
 )
 instance_ids = st.from_regex(r"[A-Za-z0-9_-]{1,128}", fullmatch=True)
-# Fixed UTC offsets in whole minutes (ISO-8601 has no seconds in offsets).
-offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
-timestamps = st.datetimes(timezones=offsets, min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 30))
+# Fixed UTC offsets in whole minutes within ±14:00 (ISO-8601 has no seconds in offsets), local
+# times whose UTC instant stays in the accepted range (2000-2999). The whole range, edges,
+# notations and refusals: tests/unit/test_callback_timestamps.py.
+offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+timestamps = st.datetimes(timezones=offsets, min_value=datetime(2000, 1, 1, 14),
+                          max_value=datetime(2999, 12, 31, 9, 59, 59))
 
 
 @settings(max_examples=150, deadline=None)

@@ -6,10 +6,10 @@ import pytest
 
 from shared.archive import layout
 from shared.archive.call_log import validate_call_log
-from shared.archive.dead_letters import RetryLater
+from shared.archive.dead_letters import RetryLater, Unit
 from shared.archive.workflow import Outcome, archive_call
 from shared.clients.safe_fetch import FetchFailed, Refused
-from shared.errors import StorageError, UpstreamTimeout
+from shared.errors import BadRequest, NotFound, StorageError, UpstreamTimeout
 from shared.settings import ArchiveSettings, load
 from tests.fakes import FakeIce, MemoryStore
 from tests.support import sample
@@ -18,7 +18,11 @@ INST, DT = "inst-1", "2025-08-14"
 URL = "https://bucket.oss-cn-shanghai.aliyuncs.com/logs/inst-1.json?Signature=x"
 CALL_LOG = {**sample("call_log.json"), "instanceid": INST}
 TARGET = layout.call_log_key(DT, INST)
-ATTEMPTS = layout.attempts_key("archive", INST)
+
+
+def attempts_key(stop_key: str) -> str:
+    """The attempt counter of one stop event (the archive step's unit of work)."""
+    return Unit("archive", DT, INST, stop_key).attempts_key
 
 
 class FakeFetch:
@@ -77,10 +81,11 @@ def dead_letters(store: MemoryStore) -> list[dict]:
 
 def test_finished_call_is_archived_once_with_metadata_log_and_recordings(store, ice, stop_key):
     before = put_callback(store, "audio_record", "2025-08-13T23:59:50.250Z",
-                          data={"role": "user", "ossUrl": "oss://rec/inst-1/0.wav", "duration": 1.5, "text": "hi"},
+                          data={"role": "user", "ossUrl": "oss://archive-bucket/recordings/inst-1/0.wav",
+                                "duration": 1.5, "text": "hi"},
                           extendData={"sentenceId": 4})
     same_day = put_callback(store, "full_audio_record", "2025-08-14T00:10:01Z",
-                            data=json.dumps({"AudioOssPath": "rec/inst-1/full.mp3", "format": "mp3"}))
+                            data=json.dumps({"AudioOssPath": "recordings/inst-1/full.mp3", "format": "mp3"}))
     put_callback(store, "chat_record", "2025-08-14T00:00:01Z", data={"text": "not a recording"})
     put_callback(store, "audio_record", "2025-08-12T23:00:00Z", data={"url": "https://x.aliyuncs.com/old.wav"})
     put_callback(store, "audio_record", "2025-08-14T00:00:02Z", instance_id="inst-2",
@@ -105,19 +110,66 @@ def test_finished_call_is_archived_once_with_metadata_log_and_recordings(store, 
     assert doc["source"] == {"stop_event_key": stop_key, "call_log_host": "bucket.oss-cn-shanghai.aliyuncs.com"}
     assert doc["recordings"] == [
         {"event": "audio_record", "timestamp": "2025-08-13T23:59:50.250Z", "callback_key": before,
-         "role": "user", "duration": 1.5, "locations": {"ossUrl": "oss://rec/inst-1/0.wav"}, "sentenceId": 4},
+         "role": "user", "duration": 1.5, "locations": {"ossUrl": "oss://archive-bucket/recordings/inst-1/0.wav"},
+         "sentenceId": 4},
         {"event": "full_audio_record", "timestamp": "2025-08-14T00:10:01Z", "callback_key": same_day,
-         "locations": {"AudioOssPath": "rec/inst-1/full.mp3"}, "format": "mp3"},
+         "locations": {"AudioOssPath": "recordings/inst-1/full.mp3"}, "format": "mp3"},
     ]
+    assert doc["recordings_rejected"] == 0
+    assert doc["stop_event_claims"] == {"ai_agent_id": "agent-7", "user_data": '{"from": "stop"}'}
     assert doc["archived_at"].endswith("Z")
 
 
-def test_user_data_falls_back_to_the_stop_event_when_ice_has_none(store, stop_key):
+def test_user_data_is_ices_only_the_stop_events_claim_is_kept_apart(store, stop_key):
     ice = FakeIce()
     ice.set_instance(INST, call_log_url=URL)
     assert run(store, ice, stop_key).status == "archived"
     doc = store.json(TARGET)
-    assert doc["user_data"] == '{"from": "stop"}' and doc["session_id"] is None and doc["recordings"] == []
+    assert doc["user_data"] is None and doc["session_id"] is None and doc["recordings"] == []
+    assert doc["stop_event_claims"]["user_data"] == '{"from": "stop"}'
+
+
+def test_ices_answer_wins_over_what_the_stop_event_claims(store, ice):
+    forged = put_callback(store, "agent_stop", "2025-08-14T00:10:00Z", userData='{"role": "admin"}',
+                          status="Finished", callInfo={"CallType": "forged"}, data={"Status": "Forged"})
+    assert run(store, ice, forged).status == "archived"
+    doc = store.json(TARGET)
+    assert (doc["user_data"], doc["status"], doc["call_info"], doc["session_id"]) == (
+        '{"u": 1}', "Finished", {"CallType": "voice"}, "sess-1")
+    assert doc["stop_event_claims"] == {"ai_agent_id": "agent-7", "user_data": '{"role": "admin"}'}
+
+
+@pytest.mark.parametrize("location, kept", [
+    ("https://bucket.oss-cn-shanghai.aliyuncs.com/rec/1.wav?Expires=1&Signature=x", True),
+    ("oss://archive-bucket/recordings/inst-1/1.wav", True),
+    ("oss://archive-bucket/anything/else.mp3", True),
+    ("recordings/inst-1/1.wav", True),
+    ("https://evil.example.com/1.wav", False),  # not an allowed host
+    ("https://aliyuncs.com.evil.example/1.wav", False),
+    ("http://bucket.oss-cn-shanghai.aliyuncs.com/1.wav", False),  # not https
+    ("https://user@bucket.oss-cn-shanghai.aliyuncs.com/1.wav", False),  # userinfo
+    ("https://10.0.0.1/1.wav", False),  # IP literal
+    ("https://bucket.oss-cn-shanghai.aliyuncs.com:8443/1.wav", False),  # port
+    ("oss://someone-elses-bucket/recordings/1.wav", False),
+    ("oss://archive-bucket", False),
+    ("oss://archive-bucket/../call-logs/x.wav", False),
+    ("call-logs/dt=2025-08-14/inst-2.wav", False),  # our bucket, but not under recordings/
+    ("rec/inst-1/full.mp3", False),
+    ("/etc/passwd.wav", False),
+    ("recordings/../call-logs/x.wav", False),
+    ("file:///etc/passwd.wav", False),
+    ("s3://archive-bucket/recordings/1.wav", False),
+])
+def test_recording_locations_are_kept_only_on_allowed_hosts_or_in_our_bucket(store, ice, stop_key, location, kept):
+    key = put_callback(store, "audio_record", "2025-08-14T00:05:00Z",
+                       data={"role": "user", "url": location, "duration": 2, "format": {"not": "a scalar"}})
+    assert run(store, ice, stop_key).status == "archived"
+    doc = store.json(TARGET)
+    (entry,) = doc["recordings"]
+    assert entry["callback_key"] == key and entry["role"] == "user" and entry["duration"] == 2
+    assert "format" not in entry  # only scalars are copied from an event
+    assert entry.get("locations") == ({"url": location} if kept else None)
+    assert doc["recordings_rejected"] == (0 if kept else 1)
 
 
 def test_already_archived_call_costs_one_head_and_no_ice_call(store, ice, stop_key):
@@ -151,14 +203,14 @@ def test_instance_not_ready_asks_for_a_retry_and_counts_the_attempt(store, ice, 
     for attempt in (1, 2):
         with pytest.raises(RetryLater, match=says):
             run(store, ice, stop_key, fetch)
-        assert store.json(ATTEMPTS)["attempts"] == attempt
+        assert store.json(attempts_key(stop_key))["attempts"] == attempt
     assert fetch.calls == [] and ice.count() == 2
     assert store.keys("call-logs/") == [] and dead_letters(store) == []
 
 
 @pytest.mark.parametrize("cause, error_code, says", [
-    ("not-ready", "RetryLater", "not ready"),
-    (FetchFailed("HTTP 503 from the call log host"), "FetchFailed", "HTTP 503"),
+    ("not-ready", "CallLogNotReady", "not ready"),
+    (FetchFailed("HTTP 503 from the call log host"), "CallLogFetchFailed", "HTTP 503"),
     (UpstreamTimeout("ICE did not answer in time", error_code="ICE.Timeout"), "ICE.Timeout", "did not answer"),
 ])
 def test_transient_failures_end_in_one_dead_letter_after_max_attempts(store, ice, stop_key, cause, error_code, says):
@@ -176,8 +228,13 @@ def test_transient_failures_end_in_one_dead_letter_after_max_attempts(store, ice
     (letter,) = dead_letters(store)
     assert {k: letter[k] for k in ("stage", "instance_id", "source_key", "error_code", "attempts")} == {
         "stage": "archive", "instance_id": INST, "source_key": stop_key, "error_code": error_code, "attempts": 3}
-    assert says in letter["reason"]
-    # A further trigger does not write a second dead letter nor an archive.
+    assert says in letter["reason"] and letter["reason"].startswith("gave up after 3 attempts: ")
+    # The counter went with the dead letter: a later duplicate trigger gets a fresh series of
+    # attempts, and the same failure again is the same dead letter (not a second one).
+    assert store.keys("failed/archive/attempts/") == []
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            run(store, ice, stop_key, fetch)
     assert run(store, ice, stop_key, fetch).key == out.key
     assert dead_letters(store) == [letter] and store.keys("call-logs/") == []
 
@@ -192,7 +249,7 @@ def test_refused_call_log_is_dead_lettered_at_once_with_the_reason(store, ice, s
     assert out.status == "dead_letter" and says in str(out.reason)
     (letter,) = dead_letters(store)
     assert letter["error_code"] == "CallLogRefused" and says in letter["reason"] and letter["attempts"] is None
-    assert store.keys("call-logs/") == [] and store.head(ATTEMPTS) is None
+    assert store.keys("call-logs/") == [] and store.keys("failed/archive/attempts/") == []
     assert ice.count() == 1
 
 
@@ -209,20 +266,152 @@ def test_storage_error_propagates_and_nothing_is_half_written(store, ice, stop_k
     assert store.keys("call-logs/") == [] and store.keys("failed/") == []
     # The store is back: the retry FC makes archives the call, counting no failed attempt.
     assert run(store, ice, stop_key) == Outcome("archived", TARGET)
-    assert store.head(ATTEMPTS) is None and dead_letters(store) == []
+    assert store.keys("failed/") == []
 
 
-def test_attempts_left_by_earlier_retries_are_harmless_after_success(store, ice, stop_key):
+def test_attempt_counter_is_removed_once_the_call_is_archived(store, ice, stop_key):
     ice.set_instance(INST, status="Executing", call_log_url="")
     for _ in range(2):  # one short of ARCHIVE_MAX_ATTEMPTS=3
         with pytest.raises(RetryLater):
             run(store, ice, stop_key)
+    assert store.json(attempts_key(stop_key))["attempts"] == 2
     ice.set_instance(INST, call_log_url=URL)
     assert run(store, ice, stop_key) == Outcome("archived", TARGET)
-    assert store.json(ATTEMPTS)["attempts"] == 2  # left as it was: success does not bump it
-    # Later duplicate triggers stop at the HEAD: the counter can never turn them into a dead letter.
+    assert store.keys("failed/") == []  # the counter is gone, no dead letter
+    # Later duplicate triggers stop at the HEAD.
     before = ice.count()
     for _ in range(3):
         assert run(store, ice, stop_key) == Outcome("already_archived", TARGET)
-    assert ice.count() == before and dead_letters(store) == []
-    assert store.json(ATTEMPTS)["attempts"] == 2 and store.json(TARGET)["call_log"] == CALL_LOG
+    assert ice.count() == before and store.keys("failed/") == [] and store.json(TARGET)["call_log"] == CALL_LOG
+
+
+# --- every exception ends in a retry or a dead letter; attempts per unit of work ---------------------
+
+
+def _unexpected_errors() -> list[BaseException]:
+    import zlib
+
+    import httpx
+
+    return [ValueError("bad value at https://x.aliyuncs.com/l.json?Signature=s3cr3t"), KeyError("k"),
+            TypeError("t"), RuntimeError("r"), OSError(5, "I/O error"), zlib.error("invalid block type"),
+            UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), RecursionError("deep"),
+            httpx.StreamConsumed(), httpx.CookieConflict("c")]
+
+
+@pytest.mark.parametrize("exc", _unexpected_errors(), ids=lambda e: type(e).__name__)
+def test_unexpected_exception_is_counted_then_dead_lettered_with_type_and_redacted_message(store, ice, stop_key,
+                                                                                          exc):
+    fetch = FakeFetch(exc)
+    for attempt in (1, 2):
+        with pytest.raises(RetryLater):
+            run(store, ice, stop_key, fetch)
+        assert store.json(attempts_key(stop_key))["attempts"] == attempt
+    out = run(store, ice, stop_key, fetch)
+    assert out.status == "dead_letter"
+    (letter,) = dead_letters(store)
+    name = type(exc).__name__
+    assert letter["error_code"] == f"Unexpected.{name}" and letter["attempts"] == 3
+    assert f"gave up after 3 attempts: {name}" in letter["reason"]
+    assert "s3cr3t" not in json.dumps(letter) and store.keys("failed/archive/attempts/") == []
+
+
+@pytest.mark.parametrize("body, code", [
+    (None, "StopEventMissing"),
+    (b"not json", "StopEventInvalid"),
+    (b"[1, 2]", "StopEventInvalid"),
+    (b"[" * 100_000, "StopEventInvalid"),  # RecursionError in json.loads
+    (b"\xff\xfe", "StopEventInvalid"),
+])
+def test_missing_or_unreadable_stop_event_is_dead_lettered_at_once_without_calling_ice(store, ice, stop_key, body,
+                                                                                      code):
+    if body is None:
+        store.delete(stop_key)
+    else:
+        store.objects[stop_key].data = body
+    out = run(store, ice, stop_key)
+    assert out.status == "dead_letter"
+    (letter,) = dead_letters(store)
+    assert letter["error_code"] == code and letter["attempts"] is None and letter["source_key"] == stop_key
+    assert ice.count() == 0 and store.keys("call-logs/") == []
+
+
+@pytest.mark.parametrize("error, code", [
+    (None, "InstanceNotFound"),  # the fake answers NotFound for an unknown instance, as ICE's 404 maps
+    (BadRequest("ICE: InstanceId is invalid", error_code="InvalidParameter"), "InvalidParameter"),
+])
+def test_ice_refusals_retrying_cannot_fix_are_dead_lettered_at_once(store, stop_key, error, code):
+    ice = FakeIce()
+    if error is not None:
+        ice.fail(INST, error)
+    out = run(store, ice, stop_key)
+    assert out.status == "dead_letter"
+    (letter,) = dead_letters(store)
+    assert letter["error_code"] == code and letter["attempts"] is None
+    assert letter["reason"].startswith("ICE refused DescribeAIAgentInstance")
+    assert ice.count() == 1 and store.keys("failed/archive/attempts/") == []
+
+
+def test_forged_early_stop_events_do_not_use_up_the_genuine_ones_attempts(store, ice):
+    ice.set_instance(INST, status="Executing", call_log_url="")
+    forged = [put_callback(store, "agent_stop", f"2025-08-14T00:0{i}:00Z", message=f"forged {i}") for i in range(3)]
+    for key in forged:
+        for _ in range(2):
+            with pytest.raises(RetryLater):
+                run(store, ice, key)
+    assert len(store.keys("failed/archive/attempts/")) == 3 and dead_letters(store) == []
+    genuine = put_callback(store, "agent_stop", "2025-08-14T00:10:00Z")
+    with pytest.raises(RetryLater):  # its own first attempt, not the forged events' third
+        run(store, ice, genuine)
+    assert store.json(attempts_key(genuine))["attempts"] == 1
+    ice.set_instance(INST, call_log_url=URL)
+    assert run(store, ice, genuine) == Outcome("archived", TARGET)
+    assert store.head(attempts_key(genuine)) is None and dead_letters(store) == []
+
+
+def test_storage_error_reading_the_counter_propagates_and_does_not_reset_it(store, ice, stop_key):
+    ice.set_instance(INST, status="Executing", call_log_url="")
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            run(store, ice, stop_key)
+    store.fail_next("get", key_prefix="failed/archive/attempts/")
+    with pytest.raises(StorageError):
+        run(store, ice, stop_key)
+    assert store.json(attempts_key(stop_key))["attempts"] == 2  # not restarted at 1
+    assert run(store, ice, stop_key).status == "dead_letter"  # the third attempt
+
+
+def test_unreadable_counter_counts_from_zero(store, ice, stop_key):
+    ice.set_instance(INST, status="Executing", call_log_url="")
+    store.seed(attempts_key(stop_key), b"garbage")
+    with pytest.raises(RetryLater):
+        run(store, ice, stop_key)
+    assert store.json(attempts_key(stop_key))["attempts"] == 1
+
+
+def test_each_distinct_failure_gets_its_own_dead_letter_and_the_log_tells_which(store, ice, stop_key, logs):
+    out1 = run(store, ice, stop_key, FakeFetch(Refused("host evil.example.com is not in CALL_LOG_ALLOWED_HOSTS")))
+    out2 = run(store, ice, stop_key, FakeFetch(Refused("host evil.example.com is not in CALL_LOG_ALLOWED_HOSTS")))
+    assert out1.key == out2.key  # the same failure again: one record
+    ice.fail(INST, NotFound("gone", error_code="InstanceNotFound"))
+    out3 = run(store, ice, stop_key)
+    assert out3.key != out1.key
+    assert sorted(letter["error_code"] for letter in dead_letters(store)) == ["CallLogRefused", "InstanceNotFound"]
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if "dead letter" in line]
+    assert [line["message"] for line in lines] == [
+        "dead letter written", "dead letter already recorded (same unit, same error)", "dead letter written"]
+
+
+@pytest.mark.parametrize("op", ["head", "delete"])
+def test_a_store_error_while_clearing_the_counter_does_not_undo_the_archive(store, ice, stop_key, op):
+    ice.set_instance(INST, status="Executing", call_log_url="")
+    with pytest.raises(RetryLater):
+        run(store, ice, stop_key)
+    ice.set_instance(INST, call_log_url=URL)
+    store.fail_next(op, key_prefix="failed/archive/attempts/")
+    assert run(store, ice, stop_key) == Outcome("archived", TARGET)
+    if op == "delete":  # a refused DELETE (a role without oss:DeleteObject): the counter is reset instead
+        assert store.json(attempts_key(stop_key))["attempts"] == 0
+    else:  # left as it was: harmless, the call is archived and later triggers stop at the HEAD
+        assert store.json(attempts_key(stop_key))["attempts"] == 1
+    assert dead_letters(store) == []

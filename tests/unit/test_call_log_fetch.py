@@ -94,3 +94,71 @@ def test_messages_never_echo_the_signed_query():
     with pytest.raises(Refused) as exc:
         check_url("https://evil.example.com/x?Signature=SECRET123", HOSTS)
     assert "SECRET123" not in str(exc.value)
+
+
+def _httpx_errors() -> list[type[BaseException]]:
+    """Every exception class httpx exports (its whole hierarchy, enumerated, not listed by hand)."""
+    import inspect
+
+    return sorted((c for c in vars(httpx).values() if inspect.isclass(c) and issubclass(c, Exception)),
+                  key=lambda c: c.__name__)
+
+
+def make_error(cls: type[BaseException]) -> BaseException:
+    request = httpx.Request("GET", GOOD)
+    for attempt in (lambda: cls("boom", request=request, response=httpx.Response(500, request=request)),
+                    lambda: cls("boom", request=request), lambda: cls("boom"), lambda: cls()):
+        try:
+            return attempt()
+        except TypeError:
+            continue
+    raise AssertionError(f"cannot build {cls}")
+
+
+def test_every_httpx_error_class_is_enumerated():
+    names = {c.__name__ for c in _httpx_errors()}
+    assert {"HTTPError", "DecodingError", "InvalidURL", "UnsupportedProtocol", "StreamConsumed", "ReadTimeout",
+            "RemoteProtocolError", "TooManyRedirects", "CookieConflict", "HTTPStatusError"} <= names
+
+
+@pytest.mark.parametrize("cls", _httpx_errors(), ids=lambda c: c.__name__)
+def test_every_httpx_error_while_fetching_is_refused_failed_or_left_to_the_workflow(cls):
+    """The fetch path maps httpx's errors to Refused (retrying cannot help) or FetchFailed
+    (it may); only StreamError/CookieConflict (programming errors, not the server's doing)
+    propagate, and the archive step counts those as unexpected (test_archive_call_log.py)."""
+    exc = make_error(cls)
+
+    def raising(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    client = httpx.Client(transport=httpx.MockTransport(raising))
+    with pytest.raises(Exception) as caught:
+        fetch_json(GOOD, allowed_hosts=HOSTS, max_bytes=1000, timeout=1, http=client)
+    if issubclass(cls, (httpx.StreamError, httpx.CookieConflict)):
+        assert caught.type is cls
+    elif issubclass(cls, (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.DecodingError,
+                          httpx.TooManyRedirects)):
+        assert caught.type is Refused
+    else:
+        assert caught.type is FetchFailed
+    assert "Signature" not in str(caught.value)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_malformed_compressed_body_is_refused(encoding):
+    client = transport({GOOD: lambda r: httpx.Response(200, headers={"content-encoding": encoding},
+                                                        content=b"this is not compressed at all")})
+    with pytest.raises(Refused, match="could not be decoded"):
+        fetch_json(GOOD, allowed_hosts=HOSTS, max_bytes=1000, timeout=1, http=client)
+
+
+def test_deeply_nested_json_is_refused_not_a_recursion_error():
+    client = transport({GOOD: lambda r: httpx.Response(200, content=b"[" * 100_000)})
+    with pytest.raises(Refused, match="not JSON"):
+        fetch_json(GOOD, allowed_hosts=HOSTS, max_bytes=200_000, timeout=1, http=client)
+
+
+def test_redirect_to_an_unparseable_location_is_refused():
+    client = transport({GOOD: lambda r: httpx.Response(302, headers={"location": "https://[oops/x"})})
+    with pytest.raises(Refused):
+        fetch_json(GOOD, allowed_hosts=HOSTS, max_bytes=1000, timeout=1, http=client)

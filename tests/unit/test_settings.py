@@ -35,7 +35,8 @@ def test_prod_refuses_weak_auth(mode):
 
 
 def test_prod_accepts_jwt():
-    assert load(CoreSettings, {"STAGE": "prod", "AUTH_MODE": "jwt", "AUTH_JWT_SECRET": SECRET}).STAGE == "prod"
+    assert load(CoreSettings, {"STAGE": "prod", "AUTH_MODE": "jwt", "AUTH_JWT_SECRET": SECRET,
+                               "CORS_ALLOW_ORIGINS": "https://app.example.com"}).STAGE == "prod"
 
 
 @pytest.mark.parametrize("env, name", [
@@ -61,3 +62,72 @@ def test_cached_once_per_process(monkeypatch):
     first = load(CoreSettings)
     monkeypatch.setenv("AUTH_MODE", "jwt")
     assert load(CoreSettings) is first
+
+
+# --- Security review: stage rules of CoreSettings.
+
+PROD_ORIGINS = {"CORS_ALLOW_ORIGINS": "https://app.example.com"}
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+@pytest.mark.parametrize("mode", ["none", "static"])
+def test_weak_auth_only_when_stage_is_dev(stage, mode):
+    env = {"AUTH_MODE": mode, "AUTH_STATIC_TOKENS": "abcdefgh-token", **PROD_ORIGINS}
+    with pytest.raises(ConfigurationError, match=f"AUTH_MODE={mode} is refused when STAGE={stage}"):
+        load(CoreSettings, {**env, "STAGE": stage})
+    assert load(CoreSettings, {**env, "STAGE": "dev"}).AUTH_MODE == mode
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+@pytest.mark.parametrize("variant", ["{}", " {} ", "{}\n"])
+def test_dev_jwt_secret_refused_outside_dev(stage, variant):
+    from devkit.defaults import DEV_JWT_SECRET
+
+    secret = variant.format(DEV_JWT_SECRET)
+    with pytest.raises(ConfigurationError, match="AUTH_JWT_SECRET") as exc:
+        load(CoreSettings, {"STAGE": stage, "AUTH_JWT_SECRET": secret, **PROD_ORIGINS})
+    assert f"STAGE={stage}" in exc.value.message and DEV_JWT_SECRET not in exc.value.message
+    assert load(CoreSettings, {"STAGE": "dev", "AUTH_JWT_SECRET": secret}).STAGE == "dev"
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_dev_static_token_refused_outside_dev(stage):
+    from devkit.defaults import DEV_TOKEN
+
+    with pytest.raises(ConfigurationError, match="AUTH_STATIC_TOKENS") as exc:
+        load(CoreSettings, {"STAGE": stage, "AUTH_JWT_SECRET": SECRET, **PROD_ORIGINS,
+                            "AUTH_STATIC_TOKENS": f"another-token-1234,{DEV_TOKEN}"})
+    assert DEV_TOKEN not in exc.value.message
+
+
+@pytest.mark.parametrize("origins", [None, "*", "https://app.example.com,*", " * "])
+def test_prod_refuses_wildcard_cors(origins):
+    env = {"STAGE": "prod", "AUTH_JWT_SECRET": SECRET}
+    if origins is not None:
+        env["CORS_ALLOW_ORIGINS"] = origins
+    with pytest.raises(ConfigurationError, match="CORS_ALLOW_ORIGINS") as exc:
+        load(CoreSettings, env)
+    assert "STAGE=prod" in exc.value.message
+
+
+def test_explicit_cors_origins_in_prod_and_wildcard_elsewhere():
+    s = load(CoreSettings, {"STAGE": "prod", "AUTH_JWT_SECRET": SECRET,
+                            "CORS_ALLOW_ORIGINS": "https://app.example.com, https://admin.example.com"})
+    assert s.CORS_ALLOW_ORIGINS == ("https://app.example.com", "https://admin.example.com")
+    for stage in ("dev", "staging"):
+        assert load(CoreSettings, {"STAGE": stage, "AUTH_JWT_SECRET": SECRET}).CORS_ALLOW_ORIGINS == ("*",)
+
+
+def test_jwt_claim_settings_defaults_and_bounds():
+    s = load(CoreSettings, {"AUTH_JWT_SECRET": SECRET})
+    assert (s.AUTH_JWT_MAX_TTL_SECONDS, s.AUTH_JWT_AUDIENCE, s.AUTH_JWT_ISSUER) == (86400, None, None)
+    s = load(CoreSettings, {"AUTH_JWT_SECRET": SECRET, "AUTH_JWT_MAX_TTL_SECONDS": "600",
+                            "AUTH_JWT_AUDIENCE": "aicall", "AUTH_JWT_ISSUER": "https://login.example"})
+    assert (s.AUTH_JWT_MAX_TTL_SECONDS, s.AUTH_JWT_AUDIENCE, s.AUTH_JWT_ISSUER) == (600, "aicall",
+                                                                                    "https://login.example")
+    for bad in ("59", "2592001", "ten", "-1"):
+        with pytest.raises(ConfigurationError, match="AUTH_JWT_MAX_TTL_SECONDS"):
+            load(CoreSettings, {"AUTH_JWT_SECRET": SECRET, "AUTH_JWT_MAX_TTL_SECONDS": bad})
+    for name in ("AUTH_JWT_AUDIENCE", "AUTH_JWT_ISSUER"):
+        with pytest.raises(ConfigurationError, match=name):
+            load(CoreSettings, {"AUTH_JWT_SECRET": SECRET, name: "x" * 257})
