@@ -94,7 +94,7 @@ _PROFILE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _EVENT = re.compile(r"[a-z0-9_]{1,64}")
 _STEP = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _DIGEST = re.compile(r"[0-9a-f]{8,64}")
-_DT = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # ISO-8601 / RFC 3339 date-time, ASCII digits only ("\d" would also take other scripts'
 # digits): "Z", +hh:mm / +hhmm, or no offset (UTC); 1-9 fractional digits.
 _TIMESTAMP = re.compile(
@@ -361,12 +361,13 @@ _CALLBACK_KEY = re.compile(  # ASCII digits only, as `callback_key` writes them
     r"callbacks/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})/"
     r"([0-9]{8}T[0-9]{6}(?:\.[0-9]{3})?Z)-([0-9a-f]{16})-([a-z0-9_]{1,64})\.json"
 )
-_CALL_LOG_KEY = re.compile(r"call-logs/dt=(\d{4}-\d{2}-\d{2})/([A-Za-z0-9_-]{1,128})\.json")
-_ANALYSIS_KEY = re.compile(r"analyses/dt=(\d{4}-\d{2}-\d{2})/([A-Za-z0-9_-]{1,128})/([a-z0-9][a-z0-9_-]{0,63})\.json")
+_CALL_LOG_KEY = re.compile(r"call-logs/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})\.json")
+_ANALYSIS_KEY = re.compile(
+    r"analyses/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})/([a-z0-9][a-z0-9_-]{0,63})\.json")
 _FAILED_KEY = re.compile(
-    r"failed/([a-z0-9][a-z0-9_-]{0,31})/dt=(\d{4}-\d{2}-\d{2})/([A-Za-z0-9_-]{1,128})-([0-9a-f]{8,64})\.json"
+    r"failed/([a-z0-9][a-z0-9_-]{0,31})/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})-([0-9a-f]{8,64})\.json"
 )
-_DT_SEGMENT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
+_DT_SEGMENT = re.compile(r"(?:^|/)dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/")
 
 
 def _real_dt(dt: str, key: str) -> str:

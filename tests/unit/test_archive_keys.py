@@ -335,3 +335,19 @@ def test_property_other_keys_round_trip(instance_id, day, profile):
         ak.CallLogKey(ak.call_log_key(day, instance_id), day.isoformat(), instance_id)
     ref = ak.parse_analysis_key(ak.analysis_key(day, instance_id, profile))
     assert (ref.dt, ref.instance_id, ref.profile) == (day.isoformat(), instance_id, profile)
+
+
+@pytest.mark.parametrize("digit", ["٢", "２", "२"])  # Arabic-Indic, full-width, Devanagari two
+def test_day_partitions_take_ascii_digits_only(digit):
+    # Python's \d also matches other scripts' digits; the layout's keys are ASCII (the regexes
+    # say so; date.fromisoformat behind them refuses these too, a second line of defence).
+    digest = ak.content_digest({"x": 1})
+    keys = {ak.parse_call_log_key: ak.call_log_key("2025-08-14", "inst-1"),
+            ak.parse_analysis_key: ak.analysis_key("2025-08-14", "inst-1", "default"),
+            ak.parse_failed_key: ak.failed_key("archive", "2025-08-14", "inst-1", digest)}
+    for parse, key in keys.items():
+        assert parse(key)  # the ASCII key parses
+        with pytest.raises(ValueError):
+            parse(key.replace("dt=2025", f"dt={digit}025"))
+    with pytest.raises(ValueError):
+        ak.dt_of(keys[ak.parse_call_log_key].replace("dt=2025", f"dt={digit}025"))
