@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import oss_trigger
-from shared.errors import ConfigurationError
-from shared.log import logger, start_request
-from shared.settings import EnvSettings, load
+from shared.log import start_request
+from shared.settings import EnvSettings, load_at_cold_start
 
 MAX_TEXT = 2000  # characters of an error text kept in the summary (the record keeps all)
 
@@ -170,13 +169,7 @@ def destination(*, settings: tuple[type[EnvSettings], ...],
     destination. `settings` are loaded once at cold start (kept as `handler.settings_groups`)."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[[Any, Any], dict]:
-        config_error: ConfigurationError | None = None
-        try:
-            for group in settings:
-                load(group)
-        except ConfigurationError as exc:
-            config_error = exc
-            logger.error("cold start: configuration invalid", extra={"error": exc.message})
+        config_error = load_at_cold_start(settings)
 
         def handler(event: Any, context: Any) -> dict:
             fn_meta = getattr(context, "function", None)

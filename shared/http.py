@@ -18,13 +18,12 @@ from typing import Any
 from shared.errors import (
     AppError,
     BadRequest,
-    ConfigurationError,
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
 from shared.log import logger, start_request
-from shared.settings import EnvSettings, HttpSettings, load
+from shared.settings import EnvSettings, HttpSettings, load, load_at_cold_start
 from shared.validation import BindsUser
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -233,17 +232,10 @@ def endpoint(
         raise TypeError("endpoint(settings=...): declare exactly one HttpSettings group")
 
     def wrap(fn: Callable[..., Any]) -> Callable[[Any, Any], dict[str, Any]]:
-        config_error: ConfigurationError | None = None
-        core: Any = None
-        try:
-            for group in settings:
-                load(group)
-            core = load(http_groups[0])
-            if getattr(core, "AUTH_MODE", None) == "none":
-                logger.warning("client authorization is disabled (AUTH_MODE=none)")
-        except ConfigurationError as exc:
-            config_error = exc
-            logger.error("cold start: configuration invalid", extra={"error": exc.message})
+        config_error = load_at_cold_start(settings)
+        core: Any = None if config_error is not None else load(http_groups[0])
+        if getattr(core, "AUTH_MODE", None) == "none":
+            logger.warning("client authorization is disabled (AUTH_MODE=none)")
         allow = ", ".join((*methods, "OPTIONS"))
 
         def handler(event: Any, context: Any) -> dict[str, Any]:

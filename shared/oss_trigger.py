@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from shared.errors import ConfigurationError
 from shared.log import logger, redact_text, start_request
-from shared.settings import EnvSettings, load
+from shared.settings import EnvSettings, load_at_cold_start
 
 
 @dataclass(frozen=True)
@@ -79,15 +78,7 @@ def oss_triggered(*, settings: tuple[type[EnvSettings], ...], check: Callable[[]
     """
 
     def wrap(fn: Callable[..., Any]) -> Callable[[Any, Any], dict]:
-        config_error: ConfigurationError | None = None
-        try:
-            for group in settings:
-                load(group)
-            if check is not None:
-                check()
-        except ConfigurationError as exc:
-            config_error = exc
-            logger.error("cold start: configuration invalid", extra={"error": exc.message})
+        config_error = load_at_cold_start(settings, check)
 
         def handler(event: Any, context: Any) -> dict:
             fn_meta = getattr(context, "function", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -47,6 +47,24 @@ def load(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
     if environ is None:
         _cache[cls] = settings
     return settings
+
+
+def load_at_cold_start(groups: tuple[type[EnvSettings], ...],
+                       check: Callable[[], None] | None = None) -> ConfigurationError | None:
+    """Load every settings group a function declares (and run `check`), once, at cold
+    start. A configuration error is logged once and returned, not raised: the handler
+    keeps it and answers it on every invocation instead of failing its import."""
+    try:
+        for group in groups:
+            load(group)
+        if check is not None:
+            check()
+    except ConfigurationError as exc:
+        from shared.log import logger
+
+        logger.error("cold start: configuration invalid", extra={"error": exc.message})
+        return exc
+    return None
 
 
 def reset_cache() -> None:
