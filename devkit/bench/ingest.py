@@ -107,14 +107,17 @@ def warm(endpoint: str, runs: int) -> tuple[float, float]:
     log_handler = logger.registered_handler
     assert isinstance(log_handler, logging.StreamHandler)  # Powertools logs through a StreamHandler
     with open(os.devnull, "w") as sink:
-        log_handler.setStream(sink)
-        assert handler(events[0], ctx)["statusCode"] == 200
-        times = []
-        for ev in events[1:]:
-            start = time.perf_counter()
-            out = handler(ev, ctx)
-            times.append(time.perf_counter() - start)
-            assert out["statusCode"] == 200, out
+        old = log_handler.setStream(sink)
+        try:
+            assert handler(events[0], ctx)["statusCode"] == 200
+            times = []
+            for ev in events[1:]:
+                start = time.perf_counter()
+                out = handler(ev, ctx)
+                times.append(time.perf_counter() - start)
+                assert out["statusCode"] == 200, out
+        finally:
+            log_handler.setStream(old)  # later log lines must not go to a closed file
     for name in ("OSS_ENDPOINT", "ARCHIVE_BUCKET", "OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET"):
         os.environ.pop(name, None)  # the sandbox phase must use its own embedded store
     times.sort()
