@@ -51,8 +51,30 @@ def message_chat_token_response(ice: dict[str, Any]) -> dict[str, Any]:
     })
 
 
+# Keys of ICE's answers that hold a credential meant for another party (the agent's own
+# ARTC join token inside RuntimeConfig): never passed on to a client.
+SECRET_KEYS = frozenset({"authtoken"})
+
+
+def without_secrets(value: Any) -> Any:
+    """`value` with every SECRET_KEYS member removed at any depth (a JSON string is parsed,
+    cleaned and serialized again; a string that is not JSON is kept as it is)."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        return json_string(without_secrets(parsed)) if isinstance(parsed, (dict, list)) else value
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items() if str(k).lower() not in SECRET_KEYS}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
 def instance_response(ice: dict[str, Any]) -> dict[str, Any]:
-    """describeAIAgentInstance fields from ICE DescribeAIAgentInstance; configs as JSON strings."""
+    """describeAIAgentInstance fields from ICE DescribeAIAgentInstance; configs as JSON strings,
+    the agent's own join tokens (`AuthToken` in RuntimeConfig) removed."""
     inst = ice.get("Instance") or {}
     return _drop_none({
         "message": "success",
@@ -60,7 +82,7 @@ def instance_response(ice: dict[str, Any]) -> dict[str, Any]:
         "call_log_url": inst.get("CallLogUrl"),
         "status": inst.get("Status"),
         "user_data": json_string(inst.get("UserData")),
-        "runtime_config": json_string(inst.get("RuntimeConfig")),
+        "runtime_config": json_string(without_secrets(inst.get("RuntimeConfig"))),
         "template_config": json_string(inst.get("TemplateConfig")),
         "agent_config": json_string(inst.get("AgentConfig")),
         "session_id": inst.get("SessionId"),

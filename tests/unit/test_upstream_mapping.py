@@ -101,3 +101,14 @@ def test_success_and_omitted_params():
     assert q == {"AIAgentId": "a", "UserId": "u"}  # None never travels as "None"/"null"
     assert seen[0].headers["x-acs-action"] == "GenerateMessageChatToken"
     assert json.loads(json.dumps(dict(seen[0].headers)))["authorization"].startswith("ACS3-HMAC-SHA256 ")
+
+
+def test_secrets_in_ice_answers_are_removed_at_any_depth_and_in_json_strings():
+    from shared.api.answers import instance_response, without_secrets
+
+    nested = {"AuthToken": "s1", "VoiceChat": {"authtoken": "s2", "ChannelId": "c"}, "List": [{"AuthToken": "s3"}]}
+    assert without_secrets(nested) == {"VoiceChat": {"ChannelId": "c"}, "List": [{}]}
+    assert json.loads(without_secrets(json.dumps(nested))) == {"VoiceChat": {"ChannelId": "c"}, "List": [{}]}
+    assert without_secrets("not json") == "not json" and without_secrets(None) is None
+    out = instance_response({"Instance": {"RuntimeConfig": json.dumps(nested), "Status": "Executing"}})
+    assert "s1" not in json.dumps(out) and "s2" not in json.dumps(out) and "s3" not in json.dumps(out)
