@@ -78,6 +78,12 @@ def _cmd_reanalyze(args: argparse.Namespace) -> int:
     return reanalyze.main(args)
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from devkit.ops import replay
+
+    return replay.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aiagent", description="AICall AppServer tooling")
     sub = p.add_subparsers(dest="command", required=True)
@@ -126,6 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     ra.add_argument("--url", help="use a running `aiagent dev` sandbox's object store and CCAI")
     ra.add_argument("--report", help="also write the final report as JSON to this file")
     ra.set_defaults(func=_cmd_reanalyze)
+
+    rp = sub.add_parser("replay", help="re-drive dead-lettered work once its cause is fixed (resumable: only "
+                                       "open dead letters run)")
+    rp.add_argument("--stage", required=True, choices=["archive", "analyze"], help="which step's dead letters")
+    rp.add_argument("--since", help="first day, YYYY-MM-DD (the dt= partition; default: 30 days before --until)")
+    rp.add_argument("--until", help="last day, YYYY-MM-DD (default: today, UTC)")
+    rp.add_argument("--dry-run", action="store_true", help="list what would be replayed; change nothing")
+    rp.add_argument("--concurrency", type=int, default=4, help="units of work run at once (default 4)")
+    rp.add_argument("--retry-delay", type=float, default=1.0,
+                    help="seconds before re-running a unit the step asks to retry (default 1, growing)")
+    rp.add_argument("--url", help="use a running `aiagent dev` sandbox's object store and upstreams")
+    rp.add_argument("--report", help="also write the final report as JSON to this file")
+    rp.set_defaults(func=_cmd_replay)
 
     sm = sub.add_parser("smoke", help="after a deploy: check every function of a stage (HTTP URLs, FC invoke)")
     sm.add_argument("--stage", required=True, choices=["dev", "staging", "prod"])

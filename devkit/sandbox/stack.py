@@ -278,9 +278,15 @@ class DevStack:
         if path == "/_sandbox/status":
             st = self.dispatcher.stats
             # Where this sandbox's upstreams are (no credentials): `aiagent reanalyze --url` uses them.
+            # CALL_LOG_ALLOW_INSECURE too: the ICE simulator serves call logs over http (`aiagent replay`).
             endpoints = {n: os.environ.get(n) for n in ("OSS_ENDPOINT", "ARCHIVE_BUCKET", "CCAI_ENDPOINT",
-                                                         "CCAI_WORKSPACE_ID", "CCAI_APP_ID", "ICE_ENDPOINT")}
+                                                         "CCAI_WORKSPACE_ID", "CCAI_APP_ID", "ICE_ENDPOINT",
+                                                         "STS_ENDPOINT", "CALL_LOG_ALLOW_INSECURE")}
+            from shared.archive.dead_letters import open_dead_letters
+
+            open_letters = {step: sum(1 for _ in open_dead_letters(store, step)) for step in ("archive", "analyze")}
             return 200, {"code": 200, "upstreams": self.ups.lines, "bucket": store.bucket, "endpoints": endpoints,
+                         "open_dead_letters": open_letters,
                          "triggers": {"delivered": st.delivered, "failed_attempts": st.failed_attempts,
                                       "exhausted": st.exhausted, "by_function": st.by_function,
                                       "to_destination": st.to_destination},

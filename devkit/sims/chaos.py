@@ -4,10 +4,13 @@ triggers), out-of-order stop events, and injected object-store, ICE and CCAI fai
 (errors, throttling, slow answers, dropped connections, a permanent refusal); then an
 accounting of what was accepted against what is in the archive: every accepted
 callback stored once, every finished call archived once or dead-lettered, every
-archive analysed once or dead-lettered with a reason. Exit status 1 if anything
-accepted was lost.
+archive analysed once or dead-lettered with a reason. The accounting checks the
+partition, call by call: every finished call is in exactly one of archived /
+dead-lettered (an open dead letter), every archived call in exactly one of analysed /
+dead-lettered; a call in both or in neither is named. Exit status 1 if anything accepted
+was lost or a partition is not exact.
 
-    python -m devkit.sims.chaos [--calls 30] [--seed 7]
+    python -m devkit.sims.chaos [--calls 30] [--seed 7 [11 ...]]
 """
 from __future__ import annotations
 
@@ -47,16 +50,20 @@ def call_events(rng: random.Random, instance_id: str, start: datetime) -> list[d
 
 
 def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
-    from devkit.sandbox.stack import DevStack
-    from shared.archive import layout
-    from shared.clients import object_store
+    import os
 
+    from devkit.sandbox.stack import DevStack
+    from shared import settings as settings_mod
+    from shared.archive import layout
+    from shared.clients import ccai, ice, object_store
+
+    saved_env = dict(os.environ)  # the stack fills os.environ with its endpoints: one run each
     rng = random.Random(seed)
     data_dir = Path(tempfile.mkdtemp(prefix="aicall-chaos-"))
     stack = DevStack("127.0.0.1", 0, data_dir=data_dir, retry_delay=0.05).start()
     stack.dispatcher.duplicate_rate = 0.3
     stack.dispatcher._rng = random.Random(seed)
-    token = __import__("os").environ["CALLBACK_TOKEN"].split(",")[0].strip()  # a list: its first entry
+    token = os.environ["CALLBACK_TOKEN"].split(",")[0].strip()  # a list: its first entry
     accepted: dict[str, dict] = {}  # key -> event
     stops: dict[str, str] = {}  # instance -> stop key
     refused = deliveries = injected_store = injected_ice = injected_ccai = 0
@@ -111,9 +118,9 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
         for o in store.list(layout.ANALYSES):
             inst = layout.parse_analysis_key(o.key).instance_id
             analyzed[inst] = analyzed.get(inst, 0) + 1
-        dead: dict[str, str | None] = {}  # instance -> reason
+        dead: dict[str, str | None] = {}  # instance -> reason (open dead letters only)
         dead_analysis: dict[str, str | None] = {}
-        failed_invocations = 0
+        failed_invocations = resolved_letters = 0
         attempt_counters_left = 0  # each is removed once its unit of work is archived/analysed/dead-lettered
         for o in store.list(layout.FAILED):
             if "/attempts/" in o.key:
@@ -122,16 +129,27 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
             if o.key.startswith(layout.FAILED_INVOCATIONS):
                 failed_invocations += 1  # what FC gave up on, kept by its failure destination
                 continue
+            if o.key.startswith(layout.RESOLVED):
+                resolved_letters += 1  # dead letters whose work succeeded later: not open
+                continue
             letter = json.loads(store.get(o.key)[0])
             if not isinstance(letter, dict) or "instance_id" not in letter:
                 out(f"unexpected object under failed/: {o.key}: {str(letter)[:200]}")
                 continue
             if not letter.get("reason") or not letter.get("error_code"):
                 out(f"dead letter without a reason or an error code: {o.key}")
+            if letter.get("resolved_at"):
+                resolved_letters += 1  # resolved in place (the store refused to move it)
+                continue
             (dead_analysis if letter.get("stage") == "analyze" else dead)[letter["instance_id"]] = letter.get("reason")
         lost_events = sorted(set(accepted) - stored_callbacks)
+        # The partitions, call by call: in neither part is unaccounted, in both is two terminal states.
         unarchived = sorted(i for i in stops if i not in call_logs and i not in dead)
-        unanalyzed = sorted(i for i in call_logs if i not in analyzed and i not in dead_analysis)
+        archived_and_dead = sorted(i for i in stops if i in call_logs and i in dead)
+        archived = call_logs & set(stops)
+        unanalyzed = sorted(i for i in archived if i not in analyzed and i not in dead_analysis)
+        analysed_and_dead = sorted(i for i in archived if i in analyzed and i in dead_analysis)
+        not_archived_but_analysed = sorted((set(analyzed) | set(dead_analysis)) - archived)
         # CCAI answers per call: more than one means an analysis was made twice.
         ccai_ok: dict[str, int] = {}
         for c in list(stack.ups.ccai.calls):
@@ -153,33 +171,57 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
             "trigger_deliveries": stats.delivered,
             "trigger_failed_attempts": stats.failed_attempts, "trigger_exhausted": len(stats.exhausted),
             "failed_invocation_records": failed_invocations, "attempt_counters_left": attempt_counters_left,
+            "resolved_dead_letters": resolved_letters,
             "lost_events": lost_events, "unarchived_calls": unarchived, "unanalysed_calls": unanalyzed,
+            "archived_and_dead_lettered": archived_and_dead, "analysed_and_dead_lettered": analysed_and_dead,
+            "analysed_but_not_archived": not_archived_but_analysed,
             "idle": idle,
             "seconds": round(time.perf_counter() - started, 1),
         }
     finally:
         stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-    out(json.dumps({k: v for k, v in report.items() if k not in ("lost_events", "unarchived_calls",
-                                                                 "unanalysed_calls")}))
+        os.environ.clear()
+        os.environ.update(saved_env)
+        settings_mod.reset_cache()
+        ice.reset_client()
+        ccai.reset_client()
+        object_store.reset_store()
+    out(json.dumps({k: v for k, v in report.items() if k not in VIOLATIONS}))
     out(f"accounting: {report['accepted_events']} accepted events -> {report['stored_callback_objects']} stored "
         f"({len(report['lost_events'])} lost); {report['finished_calls']} finished calls -> "
-        f"{report['archived_calls']} archived + {report['dead_lettered_calls']} dead-lettered "
-        f"({len(report['unarchived_calls'])} unaccounted); {report['archived_calls']} archived -> "
-        f"{report['analysed_calls']} analysed + {report['analysis_dead_letters']} dead-lettered "
-        f"({len(report['unanalysed_calls'])} unaccounted)")
+        f"{report['archived_calls'] - len(archived_and_dead)} archived | "
+        f"{report['dead_lettered_calls'] - len(archived_and_dead)} dead-lettered | "
+        f"{len(archived_and_dead)} both | {len(unarchived)} neither; {report['archived_calls']} archived -> "
+        f"{report['analysed_calls'] - len(analysed_and_dead)} analysed | "
+        f"{report['analysis_dead_letters'] - len(analysed_and_dead) - len(not_archived_but_analysed)} "
+        f"dead-lettered | {len(analysed_and_dead)} both | {len(unanalyzed)} neither "
+        f"({report['resolved_dead_letters']} dead letters resolved by a later success)")
+    for name in VIOLATIONS:
+        if report[name]:
+            out(f"NOT EXACT: {name}: {', '.join(map(str, report[name][:50]))}")
     return report
+
+
+# Report entries that name what went wrong; each must be empty for a run to pass.
+VIOLATIONS = ("lost_events", "unarchived_calls", "unanalysed_calls", "archived_and_dead_lettered",
+              "analysed_and_dead_lettered", "analysed_but_not_archived")
+
+
+def exact(report: dict) -> bool:
+    """Nothing accepted lost, every partition exact, and the dispatcher drained."""
+    return bool(report["idle"]) and not any(report[name] for name in VIOLATIONS)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="chaos")
     p.add_argument("--calls", type=int, default=30)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, nargs="+", default=[7], help="one or more seeds, one run each")
     p.add_argument("--fault-rate", type=float, default=0.15)
     args = p.parse_args(argv)
-    report = run(args.calls, args.seed, fault_rate=args.fault_rate)
-    ok = (not report["lost_events"] and not report["unarchived_calls"] and not report["unanalysed_calls"]
-          and report["idle"])
+    ok = True
+    for seed in args.seed:
+        ok = exact(run(args.calls, seed, fault_rate=args.fault_rate)) and ok
     return 0 if ok else 1
 
 

@@ -11,6 +11,8 @@ Any other exception is counted the same way (`dead_letters.unexpected`); only
 StorageError propagates. The unit of work (attempt counter, dead letter) is the call
 log's key and ETag with the profile's name and hash: a re-analysis with another profile
 or of a changed call log starts its own count, and the counter goes once it is done.
+A success resolves the open dead letters of the call with the same profile version
+(`dead_letters.finish`): one terminal state per call and profile version.
 The same function serves the OSS trigger and `aiagent reanalyze`.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit
 from shared.analysis import dialog, results
 from shared.analysis import profile as profiles
 from shared.archive import layout
-from shared.archive.dead_letters import Failure, GiveUp, Unit, clear_attempts, safe_message, settle, unexpected, utcnow
+from shared.archive.dead_letters import Failure, GiveUp, Unit, finish, safe_message, settle, unexpected, utcnow
 from shared.clients.ccai import CcaiFailure
 from shared.clients.object_store import ObjectNotFound
 from shared.errors import StorageError
@@ -73,19 +75,26 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
     except ValueError:
         return Outcome("skipped", reason="not a call-logs/ key")
     target = layout.analysis_key(ref.dt, ref.instance_id, profile.name)
+
+    def unit_of(etag: str | None) -> Unit:
+        return Unit(STEP, ref.dt, ref.instance_id, source_key,
+                    {"profile": profile.name, "profile_hash": profile.digest, "source_etag": _norm_etag(etag)},
+                    scope=("profile", "profile_hash"))
+
     existing = store.head(target)
     if existing is not None and source_etag is not None and is_current(existing, source_etag, profile):
+        finish(store, unit_of(source_etag), target)  # a duplicate or late trigger
         return Outcome("already_analysed", target)
     try:
         raw, info = store.get(source_key)
     except ObjectNotFound:
         return Outcome("skipped", reason="the call log no longer exists")
+    unit = unit_of(info.etag)
     if existing is not None and is_current(existing, info.etag, profile):
+        finish(store, unit, target)
         return Outcome("already_analysed", target)
     read_ms = (time.perf_counter() - t0) * 1000
 
-    unit = Unit(STEP, ref.dt, ref.instance_id, source_key,
-                {"profile": profile.name, "profile_hash": profile.digest, "source_etag": _norm_etag(info.etag)})
     extra: dict[str, Any] = {"profile": profile.provenance(), "ccai_request_id": None, "http_status": None}
     try:
         return _analyze(store, client, settings, ref, source_key, raw, info, target, unit, profile=profile,
@@ -99,8 +108,16 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
                           extra={**extra, "ccai_request_id": exc.request_id, "http_status": exc.status})
     except Exception as exc:  # noqa: BLE001 - anything else: counted, then a dead letter
         failure = replace(unexpected(exc), extra=extra)
-    key = settle(store, unit, failure, settings.ANALYSIS_MAX_ATTEMPTS)
+    key = settle(store, unit, failure, settings.ANALYSIS_MAX_ATTEMPTS, done=lambda: _done(store, target, profile))
+    if key is None:  # analysed with this profile version meanwhile (a duplicate trigger)
+        return Outcome("already_analysed", target)
     return Outcome("dead_letter", key, failure.reason)
+
+
+def _done(store: Store, target: str, profile: profiles.Profile) -> str | None:
+    """`target` if an analysis with this profile version is stored there (of any call-log version)."""
+    info = store.head(target)
+    return target if info is not None and is_current(info, None, profile) else None
 
 
 def _analyze(store: Store, client: CcaiApi, settings: CcaiSettings, ref: layout.CallLogKey, source_key: str,
@@ -156,5 +173,5 @@ def _analyze(store: Store, client: CcaiApi, settings: CcaiSettings, ref: layout.
     store.put(target, json.dumps(out, ensure_ascii=False).encode(),
               metadata={"source-etag": _norm_etag(info.etag), "profile-hash": profile.digest,
                         "profile": profile.name})
-    clear_attempts(store, unit)
+    finish(store, unit, target)
     return Outcome(status, target, requests=len(answers))

@@ -10,12 +10,21 @@ unit is done (`clear_attempts`), either way. Any exception is a `Failure`
 (`unexpected`): only `StorageError` (the store itself is down, nothing can be
 recorded) is left to propagate so FC retries.
 The record's `stage` field names the step (kept for the records already written).
+
+One terminal state per unit: when a unit's work succeeds (`finish`: a late or duplicate
+trigger, `aiagent replay`, `aiagent reanalyze`), its open dead letters are *resolved*:
+moved to `failed/resolved/<step>/...` with `resolved_at` and `resolved_by` (what
+succeeded), so `failed/<step>/dt=...` lists exactly the open ones (an operator's to-do
+list) and the history stays for audit. `settle` never writes a dead letter for a unit
+that already succeeded, and checks again after writing one, so a success racing a
+failure still ends with the letter resolved.
 """
 from __future__ import annotations
 
 import json
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +60,9 @@ class Unit:
     """One unit of work of a step: what an attempt counter and a dead letter are about.
 
     `fields` tells versions of the same source apart (analyze: profile name and hash,
-    source ETag); the unit's digest covers step, source key and fields.
+    source ETag); the unit's digest covers step, source key and fields. `scope` names the
+    fields a success must share with a dead letter to resolve it (archive: none, so any
+    archive dead letter of the call; analyze: the profile's name and hash).
     """
 
     step: str
@@ -59,6 +70,7 @@ class Unit:
     instance_id: str
     source_key: str
     fields: dict[str, Any] = field(default_factory=dict)
+    scope: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -171,26 +183,114 @@ def dead_letter(store: Store, unit: Unit, reason: str, error_code: str, attempts
     return key
 
 
-def settle(store: Store, unit: Unit, failure: Failure, max_attempts: int) -> str:
-    """The end of an attempt that failed: the dead letter's key, or RetryLater.
+def letter_matches(letter: Any, unit: Unit) -> bool:
+    """Whether the dead letter `letter` (its JSON) is an open one about `unit`'s work."""
+    if not isinstance(letter, dict) or letter.get("resolved_at"):
+        return False
+    if letter.get("stage") != unit.step or letter.get("instance_id") != unit.instance_id:
+        return False
+    fields = letter.get("unit")
+    fields = fields if isinstance(fields, dict) else {}
+    return all(fields.get(name) == unit.fields.get(name) for name in unit.scope)
 
-    Not retryable: dead letter at once. Retryable: one more attempt counted; at
-    `max_attempts` a dead letter (the reason says how many), else RetryLater so FC runs
-    the invocation again. The counter is removed with the dead letter, so a later run of
-    the same unit (a duplicate trigger, `aiagent reanalyze` once the cause is fixed)
-    starts afresh. StorageError propagates.
+
+def open_letters(store: Store, unit: Unit) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key, letter) of every open dead letter about `unit`'s work (one LIST; letters are rare)."""
+    for info in store.list(layout.dead_letter_prefix(unit.step, unit.dt, unit.instance_id)):
+        try:
+            if layout.parse_failed_key(info.key).instance_id != unit.instance_id:
+                continue  # another call whose id starts with this one's
+            letter = json.loads(store.get(info.key)[0])
+        except (ValueError, RecursionError, ObjectNotFound):
+            continue
+        if letter_matches(letter, unit):
+            yield info.key, letter
+
+
+def resolve_letter(store: Store, key: str, letter: dict[str, Any], by: str) -> str:
+    """Mark one dead letter resolved by `by` (what succeeded): moved under failed/resolved/
+    with when and by what; where the store refuses the DELETE, marked in place. Its new key."""
+    doc = {**letter, "resolved_at": utcnow(), "resolved_by": by}
+    body = json.dumps(doc, ensure_ascii=False).encode()
+    target = layout.resolved_key(key)
+    store.put(target, body)
+    try:
+        store.delete(key)
+    except StorageError:
+        store.put(key, body)  # cannot move it: resolved in place (`letter_matches` skips it)
+        target = key
+    logger.info("dead letter resolved", extra={"key": key, "resolved_by": by})
+    return target
+
+
+def resolve(store: Store, unit: Unit, by: str) -> list[str]:
+    """Resolve every open dead letter about `unit`'s work (see the module doc); their new keys.
+    StorageError propagates: the success is then retried and resolves them next time."""
+    return [resolve_letter(store, key, letter, by) for key, letter in list(open_letters(store, unit))]
+
+
+def finish(store: Store, unit: Unit, by: str) -> None:
+    """The unit's work is done (by `by`, the key of what it produced): its counter goes and its
+    dead letters, if any, are resolved. Also run when a duplicate trigger finds the work done."""
+    clear_attempts(store, unit)
+    resolve(store, unit, by)
+
+
+Done = Callable[[], "str | None"]
+
+
+def settle(store: Store, unit: Unit, failure: Failure, max_attempts: int, done: Done | None = None) -> str | None:
+    """The end of an attempt that failed: the dead letter's key, None when the unit's work
+    turned out to be done after all, or RetryLater.
+
+    `done()` says whether the unit's work has succeeded meanwhile (a duplicate trigger won
+    the race): the key of what it produced, else None. Then no dead letter is written, or
+    one just written is resolved at once. Not retryable: dead letter at once. Retryable:
+    one more attempt counted; at `max_attempts` a dead letter (the reason says how many),
+    else RetryLater so FC runs the invocation again. The counter is removed with the dead
+    letter, so a later run of the same unit (a duplicate trigger, `aiagent replay` once the
+    cause is fixed) starts afresh. StorageError propagates.
     """
+    if done is not None and (by := done()) is not None:
+        finish(store, unit, by)
+        return None
     if not failure.retryable:
         key = dead_letter(store, unit, failure.reason, failure.code, failure.attempts, failure.extra)
         clear_attempts(store, unit)
-        return key
+        return _unless_done(store, unit, key, done)
     count = bump_attempts(store, unit, failure.code)
     if count >= max_attempts:
         key = dead_letter(store, unit, f"gave up after {count} attempts: {failure.reason}", failure.code, count,
                           failure.extra)
         clear_attempts(store, unit, known=True)
-        return key
+        return _unless_done(store, unit, key, done)
     logger.warning(f"{unit.step} not done; retry later", extra={
         "instance_id": unit.instance_id, "source_key": unit.source_key, "error_code": failure.code,
         "reason": failure.reason, "attempt": count})
     raise RetryLater(failure.reason, code=failure.code)
+
+
+def _unless_done(store: Store, unit: Unit, key: str, done: Done | None) -> str | None:
+    """Check again after writing a dead letter: a success that finished in between found no
+    letter to resolve, so this letter is resolved now (write, then check: no window left)."""
+    if done is None or (by := done()) is None:
+        return key
+    resolve(store, unit, by)
+    return None
+
+
+def open_dead_letters(store: Store, step: str, days: Iterator[str] | list[str] | None = None,
+                      ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key, letter) of every open dead letter of `step`, on the given days (`YYYY-MM-DD`)
+    or on every day; letters resolved in place and unreadable objects are skipped."""
+    base = f"{layout.FAILED}{layout.check_step(step)}/"
+    prefixes = [layout.date_prefix(base, d) for d in days] if days is not None else [base + "dt="]
+    for prefix in prefixes:
+        for info in store.list(prefix):
+            try:
+                layout.parse_failed_key(info.key)
+                letter = json.loads(store.get(info.key)[0])
+            except (ValueError, RecursionError, ObjectNotFound):
+                continue
+            if isinstance(letter, dict) and not letter.get("resolved_at"):
+                yield info.key, letter

@@ -9,6 +9,7 @@ date partitions, dates in UTC)::
     analyses/dt=YYYY-MM-DD/<instanceId>/<profile>.json                      analysis results
     failed/<step>/dt=YYYY-MM-DD/<instanceId>-<digest>.json                 dead letters
     failed/<step>/attempts/<instanceId>-<digest>.json                      retry counters
+    failed/resolved/<step>/dt=YYYY-MM-DD/<instanceId>-<digest>.json        dead letters whose work later succeeded
     failed/invocations/dt=YYYY-MM-DD/<function>-<requestId|digest>.json    FC's failure destination records
     recordings/...                                                          ICE audio; never triggers
 
@@ -39,6 +40,8 @@ FAILED = "failed/"
 RECORDINGS = "recordings/"
 # What FC's async invocation gave up on (record_failed_invocation, the failure destination).
 FAILED_INVOCATIONS = FAILED + "invocations/"
+# Dead letters whose unit of work succeeded after all (moved here, with when and by what).
+RESOLVED = FAILED + "resolved/"
 
 ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS)
 
@@ -87,6 +90,13 @@ READS: dict[str, tuple[str, ...]] = {
     "record_failed_invocation": (FAILED_INVOCATIONS,),
 }
 
+# Function name -> every prefix it lists (archive: a call's callbacks; both steps: the open
+# dead letters of a call, which a success resolves). The roles' ListObjects conditions.
+LISTS: dict[str, tuple[str, ...]] = {
+    "archive_call_log": (CALLBACKS, FAILED),
+    "analyze_conversation": (FAILED,),
+}
+
 # --- validation ---------------------------------------------------------------------
 
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -124,10 +134,15 @@ def check_profile_name(profile: str) -> str:
     return profile
 
 
+_RESERVED_STEPS = frozenset({RESOLVED[len(FAILED):-1], FAILED_INVOCATIONS[len(FAILED):-1]})
+
+
 def check_step(step: str) -> str:
     """`step` (a step of the chain such as `archive`) if well formed, else ValueError."""
     if not isinstance(step, str) or not _STEP.fullmatch(step):
         raise ValueError("step must be 1-32 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")
+    if step in _RESERVED_STEPS:
+        raise ValueError(f"step must not be {step!r} (a reserved folder of failed/)")
     return step
 
 
@@ -294,6 +309,18 @@ def failed_key(step: str, dt: str | date, instance_id: str, digest: str) -> str:
         raise ValueError("digest must be 8-64 lowercase hex characters (see content_digest)")
     partition = date_prefix(f"{FAILED}{check_step(step)}/", dt)
     return f"{partition}{validate_instance_id(instance_id)}-{digest}{JSON_SUFFIX}"
+
+
+def dead_letter_prefix(step: str, dt: str | date, instance_id: str) -> str:
+    """`failed/<step>/dt=<dt>/<instanceId>-`: the open dead letters of one call and step
+    (also lists ids that start with `<instanceId>-`: compare `parse_failed_key(...).instance_id`)."""
+    return f"{date_prefix(f'{FAILED}{check_step(step)}/', dt)}{validate_instance_id(instance_id)}-"
+
+
+def resolved_key(failed: str) -> str:
+    """`failed/resolved/<step>/dt=.../<name>` for the dead letter at `failed` (a `failed_key`)."""
+    ref = parse_failed_key(failed)
+    return f"{RESOLVED}{ref.step}/{failed[len(FAILED) + len(ref.step) + 1:]}"
 
 
 def attempts_key(step: str, instance_id: str, digest: str) -> str:

@@ -7,7 +7,9 @@ ARCHIVE_MAX_ATTEMPTS, or at once for a problem retrying cannot fix (a refused ca
 log, ICE answering NotFound/BadRequest, a missing or unreadable stop event), a dead
 letter under failed/ records why. Every other exception is counted the same way
 (`dead_letters.unexpected`); only StorageError propagates. Attempts are counted per
-stop event (its key), and the counter is removed once the call is archived.
+stop event (its key), and the counter is removed once the call is archived. Once the
+call is archived (by any trigger), every open archive dead letter of the call is
+resolved (`dead_letters.finish`): one terminal state per call.
 
 The stop event is data, not authority: the instance's status, user data and call info
 are ICE's (DescribeAIAgentInstance); what the event says is kept apart
@@ -29,7 +31,7 @@ from shared.archive.dead_letters import (
     GiveUp,
     RetryLater,
     Unit,
-    clear_attempts,
+    finish,
     safe_message,
     settle,
     unexpected,
@@ -163,10 +165,11 @@ def archive_call(
     if ref.event != "agent_stop":
         return Outcome("skipped", reason=f"event {ref.event} does not finish a call")
     target = layout.call_log_key(ref.dt, ref.instance_id)
+    unit = Unit(STEP, ref.dt, ref.instance_id, source_key)
     if store.head(target) is not None:
+        finish(store, unit, target)  # a duplicate or late trigger: settle what it left behind
         return Outcome("already_archived", target)
 
-    unit = Unit(STEP, ref.dt, ref.instance_id, source_key)
     try:
         return _archive(store, ice_client, settings, ref, target, unit, validate=validate, fetch=fetch,
                         deadline=deadline)
@@ -187,7 +190,10 @@ def archive_call(
         failure = Failure(exc.error_code, safe_message(exc.message), retryable=True)
     except Exception as exc:  # noqa: BLE001 - anything else: counted, then a dead letter
         failure = unexpected(exc)
-    key = settle(store, unit, failure, settings.ARCHIVE_MAX_ATTEMPTS)
+    key = settle(store, unit, failure, settings.ARCHIVE_MAX_ATTEMPTS,
+                 done=lambda: target if store.head(target) is not None else None)
+    if key is None:  # archived meanwhile by a duplicate trigger
+        return Outcome("already_archived", target)
     return Outcome("dead_letter", key, failure.reason)
 
 
@@ -235,5 +241,5 @@ def _archive(store: Store, ice_client: IceApi, settings: ArchiveSettings, ref: l
         "archived_at": utcnow(),
     }
     result = store.put(target, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
-    clear_attempts(store, unit)
+    finish(store, unit, target)
     return Outcome("archived" if result.created else "already_archived", target)

@@ -80,19 +80,24 @@ def test_call_is_analyzed_once_with_provenance(store):
     assert meta == {"source-etag": etag, "profile-hash": PROFILE.digest, "profile": "default"}
 
 
-def test_duplicate_trigger_costs_one_head_and_no_ccai_call(store):
+def test_duplicate_trigger_calls_ccai_no_more_and_settles_leftovers(store):
     etag = archive(store)
     ccai = FakeCcai()
     run(store, ccai, etag=etag)
     store.ops.clear()
+    # One HEAD finds it done; a HEAD (attempt counter) and a LIST (open dead letters) settle
+    # what a failed attempt of the same unit may have left behind.
+    settle_ops = [("head", "attempts"), ("list", layout.dead_letter_prefix("analyze", DT, INST))]
     # OSS trigger events may carry the ETag quoted and in upper case.
     for trigger_etag in (etag, f'"{etag.upper()}"'):
         assert run(store, ccai, etag=trigger_etag) == Outcome("already_analysed", TARGET)
-    assert store.ops == [("head", TARGET)] * 2
-    # Without an ETag (a re-run over the archive) it costs a HEAD and a GET, still no CCAI call.
+    assert [(op, "attempts" if "/attempts/" in key else key) for op, key in store.ops] == \
+        ([("head", TARGET)] + settle_ops) * 2
+    # Without an ETag (a re-run over the archive) it costs a GET more, still no CCAI call.
     store.ops.clear()
     assert run(store, ccai).status == "already_analysed"
-    assert store.ops == [("head", TARGET), ("get", SOURCE)]
+    assert [(op, "attempts" if "/attempts/" in key else key) for op, key in store.ops] == \
+        [("head", TARGET), ("get", SOURCE)] + settle_ops
     assert ccai.count == 1 and store.writes == [TARGET]
 
 
@@ -319,3 +324,33 @@ def test_storage_error_reading_the_counter_propagates_and_does_not_reset_it(stor
         run(store, ccai, etag=etag)
     assert store.json(attempts_key(etag))["attempts"] == 2
     assert run(store, ccai, etag=etag).status == "dead_letter"
+
+
+# --- one terminal state per call and profile version ---------------------------------------
+
+def test_success_resolves_the_letters_of_the_same_profile_version_only(store):
+    etag = archive(store)
+    refused = failure("CCAI.IllegalPermission.NoAuth", retryable=False, status=403)
+    ccai = FakeCcai(refused, refused)
+    assert run(store, ccai, etag=etag).status == "dead_letter"
+    assert run(store, ccai, etag=etag, profile=other_profile()).status == "dead_letter"
+    assert len(dead_letters(store)) == 2
+    # The permission is restored; a late duplicate trigger analyses the call with "default".
+    assert run(store, FakeCcai(), etag=etag).status == "analysed"
+    [still_open] = dead_letters(store)
+    assert still_open["profile"]["name"] == "other"  # another profile version: its own to-do
+    [moved] = [store.json(k) for k in store.keys(layout.RESOLVED + "analyze/")]
+    assert moved["profile"]["name"] == "default" and moved["resolved_by"] == TARGET
+
+
+def test_no_dead_letter_when_a_duplicate_trigger_analysed_it_meanwhile(store):
+    etag = archive(store)
+
+    class AnalysedMeanwhile(FakeCcai):
+        def analyze(self, body, *, deadline=None):
+            run(store, FakeCcai(), etag=etag)  # the duplicate trigger wins the race
+            raise failure("CCAI.IllegalPermission.NoAuth", retryable=False, status=403)
+
+    assert run(store, AnalysedMeanwhile(), etag=etag) == Outcome("already_analysed", TARGET)
+    assert dead_letters(store) == [] and store.keys(layout.RESOLVED) == []
+    assert store.keys("failed/") == []

@@ -172,11 +172,15 @@ def test_recording_locations_are_kept_only_on_allowed_hosts_or_in_our_bucket(sto
     assert doc["recordings_rejected"] == (0 if kept else 1)
 
 
-def test_already_archived_call_costs_one_head_and_no_ice_call(store, ice, stop_key):
+def test_already_archived_call_costs_no_ice_call_and_settles_leftovers(store, ice, stop_key):
     store.seed(TARGET, {"schema": "aicall.call-log/1", "instance_id": INST})
     fetch = FakeFetch()
     assert run(store, ice, stop_key, fetch) == Outcome("already_archived", TARGET)
-    assert store.ops == [("head", TARGET)]
+    # One HEAD finds the call archived; one HEAD (its attempt counter) and one LIST (its open
+    # dead letters) settle what a failed attempt of this unit may have left behind.
+    unit = Unit("archive", "2025-08-14", INST, stop_key)
+    assert store.ops == [("head", TARGET), ("head", unit.attempts_key),
+                         ("list", layout.dead_letter_prefix("archive", "2025-08-14", INST))]
     assert ice.calls == [] and fetch.calls == [] and store.writes == []
     assert store.json(TARGET) == {"schema": "aicall.call-log/1", "instance_id": INST}
 
@@ -415,3 +419,89 @@ def test_a_store_error_while_clearing_the_counter_does_not_undo_the_archive(stor
     else:  # left as it was: harmless, the call is archived and later triggers stop at the HEAD
         assert store.json(attempts_key(stop_key))["attempts"] == 1
     assert dead_letters(store) == []
+
+
+# --- one terminal state per call (issue: terminal states) ---------------------------------
+
+def resolved(store: MemoryStore) -> list[dict]:
+    return [store.json(k) for k in store.keys(layout.RESOLVED + "archive/")]
+
+
+def test_a_later_success_resolves_the_dead_letter(store, ice, stop_key):
+    fetch = FakeFetch(Refused("host not allowed"))
+    assert run(store, ice, stop_key, fetch).status == "dead_letter"
+    [letter] = dead_letters(store)
+    assert letter["error_code"] == "CallLogRefused"
+    # The cause is fixed; the same stop event runs again (a late duplicate trigger, a replay).
+    assert run(store, ice, stop_key, FakeFetch()) == Outcome("archived", TARGET)
+    assert dead_letters(store) == []
+    [moved] = resolved(store)
+    assert moved["error_code"] == "CallLogRefused" and moved["resolved_by"] == TARGET
+    assert moved["resolved_at"].endswith("Z")
+    assert store.keys("failed/archive/attempts/") == []
+
+
+def test_success_through_another_stop_event_resolves_every_archive_letter_of_the_call(store, ice, stop_key):
+    early = put_callback(store, "agent_stop", "2025-08-14T00:05:00Z")
+    fetch = FakeFetch(Refused("host not allowed"))
+    assert run(store, ice, early, fetch).status == "dead_letter"
+    assert len(dead_letters(store)) == 1
+    assert run(store, ice, stop_key, FakeFetch()).status == "archived"
+    assert dead_letters(store) == [] and len(resolved(store)) == 1
+
+
+def test_a_letter_of_another_call_whose_id_extends_this_one_is_left_alone(store, ice):
+    other = INST + "-b"
+    other_stop = put_callback(store, "agent_stop", "2025-08-14T00:10:00Z", instance_id=other)
+    ice.set_instance(other, call_log_url=URL)
+    assert run(store, ice, other_stop, FakeFetch(Refused("nope"))).status == "dead_letter"
+    mine = put_callback(store, "agent_stop", "2025-08-14T00:11:00Z")
+    assert run(store, ice, mine, FakeFetch()).status == "archived"
+    assert [d["instance_id"] for d in dead_letters(store)] == [other] and resolved(store) == []
+
+
+def test_no_dead_letter_for_a_call_archived_meanwhile(store, ice, stop_key):
+    """A duplicate trigger archives the call while this attempt fails: no letter is left."""
+    class ArchivedMeanwhile(FakeFetch):
+        def __call__(self, url: str, **kwargs: Any) -> Any:
+            store.seed(TARGET, {"schema": "aicall.call-log/1", "instance_id": INST})
+            raise Refused("host not allowed")
+
+    assert run(store, ice, stop_key, ArchivedMeanwhile()) == Outcome("already_archived", TARGET)
+    assert dead_letters(store) == [] and resolved(store) == []
+    assert store.keys("failed/") == []
+
+
+def test_a_letter_written_while_the_success_lands_is_resolved_by_the_check_after_writing(store, ice, stop_key):
+    """Write, then check: the success finished between the first check and the letter."""
+    from shared.archive import dead_letters as dl
+
+    real = dl.dead_letter
+
+    def letter_then_success(*args: Any, **kwargs: Any) -> str:
+        key = real(*args, **kwargs)
+        store.seed(TARGET, {"schema": "aicall.call-log/1", "instance_id": INST})
+        return key
+
+    dl_before = dl.dead_letter
+    dl.dead_letter = letter_then_success  # type: ignore[assignment]
+    try:
+        outcome = run(store, ice, stop_key, FakeFetch(Refused("host not allowed")))
+    finally:
+        dl.dead_letter = dl_before  # type: ignore[assignment]
+    assert outcome == Outcome("already_archived", TARGET)
+    assert dead_letters(store) == []
+    [moved] = resolved(store)
+    assert moved["resolved_by"] == TARGET
+
+
+def test_a_store_that_refuses_delete_marks_the_letter_resolved_in_place(store, ice, stop_key):
+    from shared.archive import dead_letters as dl
+
+    assert run(store, ice, stop_key, FakeFetch(Refused("nope"))).status == "dead_letter"
+    [key] = store.keys(layout.date_prefix("failed/archive/", DT))
+    store.fail_next("delete", key_prefix=key)
+    assert run(store, ice, stop_key, FakeFetch()).status == "archived"
+    assert store.json(key)["resolved_by"] == TARGET  # kept, but marked
+    unit = Unit("archive", DT, INST, stop_key)
+    assert list(dl.open_letters(store, unit)) == []
