@@ -48,7 +48,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
         # The functions refuse a token that lives longer than AUTH_JWT_MAX_TTL_SECONDS.
         print(f"error: --ttl: must be between 1 and {max_ttl} seconds (AUTH_JWT_MAX_TTL_SECONDS)", file=sys.stderr)
         return 2
-    print(mint_token(args.user_id, secret, args.ttl))
+    print(mint_token(args.user_id, secret, args.ttl, role=args.role))
     return 0
 
 
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     tok = sub.add_parser("token", help="mint a development client JWT (AUTH_MODE=jwt) with AUTH_JWT_SECRET")
     tok.add_argument("--user-id", required=True)
     tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
+    tok.add_argument("--role", choices=["admin"], help="an operations token (`role: admin`): describe any "
+                                                       "instance, message tokens with role=admin")
     tok.set_defaults(func=_cmd_token)
 
     cc = sub.add_parser("configure-callbacks",

@@ -14,18 +14,33 @@ from shared.errors import Forbidden
 from shared.http import Request
 from shared.settings import CoreSettings
 
+ADMIN_ROLE = "admin"
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling. `subject` is the JWT `sub` (None in static/none mode)."""
+    """Who is calling. `subject` is the JWT `sub` (None in static/none mode); `admin` is true
+    only for a JWT whose `role` claim is "admin" (operations: describe any instance, ...)."""
 
     mode: str
     subject: str | None = None
+    admin: bool = False
 
     def require_user(self, user_id: str) -> None:
         """In jwt mode the body's `user_id` must be the token's subject."""
         if self.subject is not None and not hmac.compare_digest(self.subject.encode(), user_id.encode()):
             raise Forbidden("user_id does not match the authorization token", error_code="TokenUserMismatch")
+
+    def acting_user(self, claimed: str) -> str:
+        """Whose resources a request acts on: the token's subject; in static/none mode (no
+        identity, development only) the request's own `user_id`, which nothing verifies."""
+        return self.subject if self.subject is not None else claimed
+
+    def owns(self, owner: object, claimed: str) -> bool:
+        """Whether a resource recorded as `owner`'s may be used by this caller (admins: any)."""
+        if self.admin:
+            return True
+        return isinstance(owner, str) and hmac.compare_digest(owner.encode(), self.acting_user(claimed).encode())
 
 
 def bearer_value(header: str | None) -> str | None:
@@ -73,5 +88,5 @@ def authorize_client(request: Request, settings: CoreSettings) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Forbidden("authorization token has no subject", error_code="InvalidToken")
-    return Principal(mode, sub)
+    return Principal(mode, sub, admin=claims.get("role") == ADMIN_ROLE)
 

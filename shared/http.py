@@ -211,6 +211,7 @@ def endpoint(
     settings: tuple[type[EnvSettings], ...],
     require_json_content_type: bool = False,
     cors: bool = True,
+    check: Callable[[], None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[[Any, Any], dict[str, Any]]]:
     """Make `fn(data, principal, request)` an FC HTTP handler `handler(event, context)`.
 
@@ -221,6 +222,8 @@ def endpoint(
     an `HttpSettings` (body limit, CORS, authorization). Each is loaded once here, at cold
     start; a configuration error is logged then and answered as a 500 JSON error on every
     invocation. The groups are kept on the handler (`handler.settings_groups`) for tools.
+    `check`: more cold-start validation (e.g. the agent policy); a ConfigurationError it
+    raises is kept and answered the same way.
     `require_json_content_type`: anything but `Content-Type: application/json` is a 415
     (a browser cannot send that cross-site without a preflight). `cors=False`: no CORS
     headers and no preflight (endpoints no browser may call, such as ICE's callback).
@@ -232,7 +235,7 @@ def endpoint(
         raise TypeError("endpoint(settings=...): declare exactly one HttpSettings group")
 
     def wrap(fn: Callable[..., Any]) -> Callable[[Any, Any], dict[str, Any]]:
-        config_error = load_at_cold_start(settings)
+        config_error = load_at_cold_start(settings, check)
         core: Any = None if config_error is not None else load(http_groups[0])
         if getattr(core, "AUTH_MODE", None) == "none":
             logger.warning("client authorization is disabled (AUTH_MODE=none)")

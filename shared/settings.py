@@ -398,3 +398,93 @@ class ArchiveSettings(EnvSettings):
         if self.CALL_LOG_ALLOW_INSECURE and self.STAGE != "dev":
             raise ValueError(f"CALL_LOG_ALLOW_INSECURE is refused when STAGE={self.STAGE} (development only)")
         return self
+
+
+class QuotaSettings(EnvSettings):
+    """Per-user cost limits of the client API: billed agent starts per user and UTC day."""
+
+    # generateAIAgentCall, startAIAgentOutboundCall and getRtcAuthToken each count one; 0 = unlimited.
+    CALL_QUOTA_PER_USER_PER_DAY: int = Field(default=100, ge=0, le=100_000)
+
+
+class StsSettings(EnvSettings):
+    """Where and how to call STS AssumeRole (getOssConfig; docs/protocols.md#signing-alibaba-cloud-requests)."""
+
+    # STS_ENDPOINT: another STS (the sandbox's simulator, a VPC endpoint); else https://sts.aliyuncs.com.
+    STS_ENDPOINT: str | None = None
+    STS_CONNECT_TIMEOUT_SECONDS: float = Field(default=2.0, gt=0, le=30)
+    STS_READ_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=60)
+    STS_MAX_RETRIES: int = Field(default=2, ge=0, le=5)
+
+    @field_validator("STS_ENDPOINT")
+    @classmethod
+    def _endpoint_url(cls, v: str | None) -> str | None:
+        return _url(v, "https://sts.cn-shanghai.aliyuncs.com or http://127.0.0.1:9001")
+
+    @property
+    def endpoint(self) -> str:
+        return self.STS_ENDPOINT or "https://sts.aliyuncs.com"
+
+
+class ClientUploadSettings(EnvSettings):
+    """Where the client kits upload voiceprint audio with temporary credentials (getOssConfig)."""
+
+    STAGE: Literal["dev", "staging", "prod"] = "dev"
+    ARCHIVE_BUCKET: str | None = Field(default=None, min_length=3, max_length=63,
+                                       pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    OSS_REGION: str = Field(default="cn-shanghai", pattern=r"^[a-z]{2}(-[a-z0-9]+){1,3}$")
+    CLIENT_UPLOAD_BUCKET: str | None = Field(default=None, min_length=3, max_length=63,
+                                             pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    # A prefix no trigger listens on; each user's uploads go under <prefix><user_id>/.
+    CLIENT_UPLOAD_PREFIX: str = Field(default="client-uploads/", min_length=2, max_length=128,
+                                      pattern=r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/$")
+    CLIENT_UPLOAD_ROLE_ARN: str | None = Field(default=None,
+                                               pattern=r"^acs:ram::[0-9]{1,32}:role/[A-Za-z0-9._-]{1,64}$")
+    CLIENT_UPLOAD_TTL_SECONDS: int = Field(default=900, ge=900, le=3600)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ClientUploadSettings:
+        if self.bucket is None:
+            raise ValueError("CLIENT_UPLOAD_BUCKET (or ARCHIVE_BUCKET, its default) must be set")
+        return self
+
+    @property
+    def bucket(self) -> str | None:
+        return self.CLIENT_UPLOAD_BUCKET or self.ARCHIVE_BUCKET
+
+
+class AgentPolicySettings(EnvSettings):
+    """The agent policy (shared/api/policy.py): which agents clients may use, which config keys they
+    may override, their numbers; inline JSON or a file. Required unless STAGE=dev."""
+
+    STAGE: Literal["dev", "staging", "prod"] = "dev"
+    # Inline JSON (full-line // comments allowed); config/agent-policy.example.json shows the shape.
+    AGENT_POLICY: str | None = None
+    AGENT_POLICY_FILE: str | None = Field(default=None, min_length=1, max_length=4096)
+    # Regions a client request may name; empty = every region ICE_REGION/ICE_EXTRA_REGIONS allow.
+    ICE_ALLOWED_REGIONS: tuple[str, ...] = ()
+
+    _split = field_validator("ICE_ALLOWED_REGIONS", mode="before")(_csv)
+
+    @field_validator("AGENT_POLICY")
+    @classmethod
+    def _policy_size(cls, v: str | None) -> str | None:
+        if v is not None and len(v.encode("utf-8")) > 256 * 1024:
+            raise ValueError("must be at most 256 KiB (use AGENT_POLICY_FILE for a larger policy)")
+        return v
+
+    @field_validator("ICE_ALLOWED_REGIONS")
+    @classmethod
+    def _region_shape(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for region in v:
+            if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+){1,3}", region):
+                raise ValueError("each entry must look like a region id such as cn-shanghai")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AgentPolicySettings:
+        if self.AGENT_POLICY is not None and self.AGENT_POLICY_FILE is not None:
+            raise ValueError("AGENT_POLICY and AGENT_POLICY_FILE are both set: set only one of them")
+        return self

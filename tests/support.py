@@ -95,9 +95,14 @@ class SandboxProcess:
     """`aiagent dev` in a subprocess on a free loopback port."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        import tempfile
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **(env or {})}
+        # A store of its own (SANDBOX_DATA_DIR), unless the test gives one: quotas and
+        # ownership records must not carry over from another run.
+        self._data_dir = tempfile.TemporaryDirectory(prefix="aicall-sandbox-")
+        self.env = {**os.environ, "SANDBOX_DATA_DIR": self._data_dir.name, **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.log_path = REPO / ".sandbox" / f"dev-{self.port}.log"
 
@@ -128,4 +133,5 @@ class SandboxProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        self._data_dir.cleanup()
         self._log.close()

@@ -29,6 +29,11 @@ def _expect(status: int, body: Any, want: int, code_field: str | None = None) ->
     return ok, f"HTTP {status} (want {want}) {json.dumps(body, ensure_ascii=False)[:160]}"
 
 
+def _expect_any(status: int, body: Any, wants: tuple[int, ...]) -> tuple[bool, str]:
+    ok = status in wants and isinstance(body, dict) and body.get("code") == status
+    return ok, f"HTTP {status} (want {' or '.join(map(str, wants))}) {json.dumps(body, ensure_ascii=False)[:160]}"
+
+
 def http_checks(base_url: str, jwt_secret: str | None) -> dict[str, Callable[[Any], tuple[bool, str]]]:
     """Per HTTP function: a request and what a healthy deployment answers."""
     from devkit.tokens import mint_token
@@ -50,12 +55,26 @@ def http_checks(base_url: str, jwt_secret: str | None) -> dict[str, Callable[[An
         # Authorised but invalid: the function is up and its settings load; no ICE side effect.
         "/api/v2/aiagent/generateMessageChatToken": lambda c: _expect(*post(
             c, "/api/v2/aiagent/generateMessageChatToken", {"user_id": "smoke_user"}, auth), 400),
-        # A missing instance must be ICE's 404: a 502 would mean the role's ICE permissions are wrong.
+        # An instance nobody owns is a 404 from the ownership check: it read state/owners/ (a 503
+        # would mean the role's OSS permissions are wrong).
         "/api/v2/aiagent/describeAIAgentInstance": lambda c: _expect(*post(
             c, "/api/v2/aiagent/describeAIAgentInstance",
             {"user_id": "smoke_user", "ai_agent_instance_id": "smoke-no-such-instance"}, auth), 404),
         "/api/v2/aiagent/generateAIAgentCall": lambda c: _expect(*post(
             c, "/api/v2/aiagent/generateAIAgentCall", {"user_id": "smoke_user"}, auth), 400),
+        # The agent policy loads (an agent not in it: 404 AgentNotFound; dev without a policy: 200).
+        "/api/v2/aiagent/describeAIAgent": lambda c: _expect_any(*post(
+            c, "/api/v2/aiagent/describeAIAgent", {"user_id": "smoke_user", "ai_agent_id": "smoke-no-such-agent"},
+            auth), (404, 200)),
+        "/api/v2/aiagent/startAIAgentOutboundCall": lambda c: _expect(*post(
+            c, "/api/v2/aiagent/startAIAgentOutboundCall", {"user_id": "smoke_user"}, auth), 400),
+        # Real temporary credentials prove STS, CLIENT_UPLOAD_ROLE_ARN and the role's trust.
+        "/api/v2/aiagent/getOssConfig": lambda c: _expect(*post(
+            c, "/api/v2/aiagent/getOssConfig", {"user_id": "smoke_user"}, auth), 200),
+        "/api/v2/aiagent/setAIAgentVoiceprint": lambda c: _expect(*post(
+            c, "/api/v2/aiagent/setAIAgentVoiceprint", {"user_id": "smoke_user"}, auth), 400),
+        "/api/v2/aiagent/clearAIAgentVoiceprint": lambda c: _expect(*post(
+            c, "/api/v2/aiagent/clearAIAgentVoiceprint", {"user_id": "smoke_user"}, auth), 400),
         # Without the callback token nothing may be stored.
         "/api/v2/aiagent/callback": lambda c: _expect(*post(c, "/api/v2/aiagent/callback", {}, {}), 401),
     }

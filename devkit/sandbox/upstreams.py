@@ -1,5 +1,5 @@
 """The sandbox's upstreams: each is its local simulator unless its endpoint variable
-(ICE_ENDPOINT, CCAI_ENDPOINT, OSS_ENDPOINT) is set. Credentials alone never switch
+(ICE_ENDPOINT, STS_ENDPOINT, CCAI_ENDPOINT, OSS_ENDPOINT) is set. Credentials alone never switch
 the sandbox to a real service.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ class Upstreams:
     """What the sandbox started; `lines` says which upstream each service uses."""
 
     ice: Any = None
+    sts: Any = None
     oss: Any = None
     ccai: Any = None
     started: list[Any] = field(default_factory=list)
@@ -58,6 +59,16 @@ def start(env: Any = None, data_dir: Path | None = None) -> Upstreams:
         if env.get("STAGE", "dev") == "dev" and not env.get("CALL_LOG_ALLOW_INSECURE"):
             # The simulator serves call logs over http on loopback (development only).
             env["CALL_LOG_ALLOW_INSECURE"] = "true"
+
+    if env.get("STS_ENDPOINT"):
+        ups.lines.append(f"STS: {env['STS_ENDPOINT']} (STS_ENDPOINT)")
+    else:
+        from devkit.sims.sts import StsSimulator
+
+        ups.sts = StsSimulator({ak: sk}, sts_tokens={ak: token} if token else None).start()
+        ups.started.append(ups.sts)
+        env["STS_ENDPOINT"] = ups.sts.endpoint
+        ups.lines.append(f"STS: local simulator at {ups.sts.endpoint} (set STS_ENDPOINT to use another)")
 
     if env.get("CCAI_ENDPOINT"):
         # A real (or another) CCAI: its workspace and app must be given, never guessed.

@@ -2,8 +2,9 @@
 
 Verifies the ACS3 signature of every request, answers the actions the bundle uses
 with the documented response shapes (see tests/samples/ice_*.json), keeps agent
-instances and notify configs in memory, and injects faults for tests. It also
-serves call logs itself, so a simulated call archives end to end with no cloud.
+instances, notify configs and voiceprints in memory, and injects faults for tests. It
+also serves call logs itself, so a simulated call archives end to end with no cloud.
+`RpcSimulator` is the RPC-style plumbing it shares with the STS simulator.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from devkit.httpserver import LoopbackService, QuickHandler
@@ -22,6 +23,8 @@ from devkit.sims.acs_verify import SignatureError, Verifier
 
 SAMPLES = Path(__file__).resolve().parents[2] / "tests" / "samples"
 VERSION = "2020-11-09"
+REGISTRATION_MODES = ("Explicit", "Implicit")
+_S = TypeVar("_S", bound="RpcSimulator")
 
 
 def _sample(name: str) -> dict:
@@ -60,20 +63,36 @@ class Instance:
     call_log_url: str | None = None  # answered instead of the simulator's own URL
     call_info: dict | None = None
     created: float = field(default_factory=time.time)
+    # StartAIAgentOutboundCall: who calls whom, with which AIAgentOutboundCallConfig.
+    caller_number: str | None = None
+    called_number: str | None = None
+    outbound_config: dict | None = None
 
 
-class IceSimulator(LoopbackService):
-    """`start()` serves on 127.0.0.1:port; `.endpoint` is what ICE_ENDPOINT should be."""
+@dataclass
+class Voiceprint:
+    voiceprint_id: str
+    registration_mode: str  # Explicit (SetAIAgentVoiceprint) | Implicit (learnt during a call)
+    input: dict | None = None
+    created: float = field(default_factory=time.time)
+    modified: float = field(default_factory=time.time)
+
+
+class RpcSimulator(LoopbackService):
+    """What every RPC-style OpenAPI simulator (ICE, STS) shares: `POST /?<params>` with
+    its ACS3 signature verified, the version checked, then `_do_<Action>(params)`
+    answering (status, body); the control API (`calls`, `inject`, `count`, `reset`).
+    `start()` serves on 127.0.0.1:port; `.endpoint` is what the *_ENDPOINT should be."""
+
+    VERSION = ""
+    HOST_ID = "sim"
 
     def __init__(self, keys: dict[str, str], host: str = "127.0.0.1", port: int = 0,
                  sts_tokens: dict[str, str] | None = None) -> None:
         self.verifier = Verifier(keys, sts_tokens)
         super().__init__(host, port)
-        self.instances: dict[str, Instance] = {}
-        self.notify: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.faults: list[Fault] = []
-        self.finish_seen_instances = True  # instances learnt from callbacks answer Finished
         self._lock = threading.Lock()
 
     # --- control API for tests and the sandbox -------------------------------------
@@ -92,6 +111,97 @@ class IceSimulator(LoopbackService):
         with self._lock:
             self.calls.clear()
             self.faults.clear()
+
+    def start(self: _S) -> _S:
+        sim = self
+
+        class Handler(QuickHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                sim._get(self)
+
+            def do_POST(self) -> None:
+                sim._post(self)
+
+        self._serve(Handler)
+        return self
+
+    def _get(self, h: QuickHandler) -> None:
+        h.send_json(404, {"Code": "NoSuchKey", "Message": "not found"})
+
+    def _post(self, h: QuickHandler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        parts = urlsplit(h.path)
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if body and "form" in (h.headers.get("Content-Type") or ""):
+            params.update(parse_qsl(body.decode(), keep_blank_values=True))
+        request_id = _rid()
+        try:
+            self.verifier.verify("POST", parts.path or "/", parts.query, dict(h.headers.items()), body)
+        except SignatureError as exc:
+            return h.send_json(exc.status, {"RequestId": request_id, "Code": exc.code, "Message": exc.message,
+                                            "HostId": self.HOST_ID})
+        action = h.headers.get("x-acs-action") or params.get("Action", "")
+        if h.headers.get("x-acs-version") != self.VERSION:
+            return h.send_json(400, {"RequestId": request_id, "Code": "InvalidVersion",
+                                     "Message": "Specified parameter Version is not valid."})
+        with self._lock:
+            self.calls.append((action, params))
+            fault = next((f for f in self.faults if f.times > 0 and f.action in (None, action)), None)
+            if fault:
+                fault.times -= 1
+        if fault:
+            if h.stall_or_drop(fault.delay, fault.drop):
+                return
+            if fault.status < 400:  # a pure delay
+                fault = None
+        if fault:
+            hdrs = {"x-acs-retry-after": str(fault.retry_after_ms)} if fault.retry_after_ms else {}
+            return h.send_json(fault.status, {"RequestId": request_id, "Code": fault.code,
+                                              "Message": fault.message, "HostId": self.HOST_ID}, hdrs)
+        handler = getattr(self, f"_do_{action}", None)
+        if handler is None:
+            return h.send_json(404, {"RequestId": request_id, "Code": "InvalidAction.NotFound",
+                                     "Message": f"Specified api {action} is not found."})
+        status, out = handler(params)
+        h.send_json(status, {"RequestId": request_id, **out})
+
+    # --- parameter checks for the actions ------------------------------------------
+    @staticmethod
+    def _missing(params: dict[str, str], *names: str) -> tuple[int, dict] | None:
+        for n in names:
+            if not params.get(n):
+                return 400, {"Code": "MissingParameter", "Message": f"The input parameter {n} that is mandatory "
+                                                                    "for processing this request is not supplied."}
+        return None
+
+    @staticmethod
+    def _json_param(params: dict[str, str], name: str) -> tuple[Any, tuple[int, dict] | None]:
+        raw = params.get(name)
+        if raw is None:
+            return None, None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return None, (400, {"Code": "InvalidParameter", "Message": f"The parameter {name} is not valid JSON."})
+        return value, None
+
+
+class IceSimulator(RpcSimulator):
+    """`start()` serves on 127.0.0.1:port; `.endpoint` is what ICE_ENDPOINT should be."""
+
+    VERSION = VERSION
+    HOST_ID = "ice.sim"
+
+    def __init__(self, keys: dict[str, str], host: str = "127.0.0.1", port: int = 0,
+                 sts_tokens: dict[str, str] | None = None) -> None:
+        super().__init__(keys, host, port, sts_tokens)
+        self.instances: dict[str, Instance] = {}
+        self.notify: dict[str, dict[str, Any]] = {}
+        self.voiceprints: dict[tuple[str, str], Voiceprint] = {}  # (VoiceprintId, RegistrationMode) ->
+        self.finish_seen_instances = True  # instances learnt from callbacks answer Finished
 
     def add_instance(self, instance_id: str, *, agent_id: str = "sim-agent", user_id: str = "sim-user",
                      status: str = "Finished", call_log: dict | None = None, user_data: str | None = None,
@@ -112,100 +222,35 @@ class IceSimulator(LoopbackService):
                     setattr(inst, name, value)
             return inst
 
+    def add_voiceprint(self, voiceprint_id: str, *, registration_mode: str = "Implicit",
+                       input: dict | None = None) -> Voiceprint:
+        """Register a voiceprint as ICE would (Implicit: learnt from the user's speech in a call)."""
+        with self._lock:
+            vp = Voiceprint(voiceprint_id, registration_mode, input)
+            self.voiceprints[(voiceprint_id, registration_mode)] = vp
+            return vp
+
     def call_log_url(self, instance_id: str) -> str:
         return f"{self.endpoint}/call-logs/{instance_id}.json"
 
-    def start(self) -> IceSimulator:
-        sim = self
-
-        class Handler(QuickHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a: Any) -> None:
+    def _get(self, h: QuickHandler) -> None:
+        path = urlsplit(h.path).path
+        if path.startswith("/call-logs/") and path.endswith(".json"):
+            inst = self.instances.get(path[len("/call-logs/"):-5])
+            with self._lock:
+                self.calls.append(("GET call log", {"path": path}))
+            if inst is not None and inst.call_log_raw is not None:
+                h.send_response(200)
+                h.send_header("Content-Type", "application/octet-stream")
+                h.send_header("Content-Length", str(len(inst.call_log_raw)))
+                h.end_headers()
+                h.wfile.write(inst.call_log_raw)
                 return
-
-            def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-                self.send_json(status, body, headers)
-
-            def do_GET(self) -> None:
-                path = urlsplit(self.path).path
-                if path.startswith("/call-logs/") and path.endswith(".json"):
-                    inst = sim.instances.get(path[len("/call-logs/"):-5])
-                    with sim._lock:
-                        sim.calls.append(("GET call log", {"path": path}))
-                    if inst is not None and inst.call_log_raw is not None:
-                        self.send_response(200)
-                        self.send_header("Content-Type", "application/octet-stream")
-                        self.send_header("Content-Length", str(len(inst.call_log_raw)))
-                        self.end_headers()
-                        self.wfile.write(inst.call_log_raw)
-                        return
-                    if inst is not None and inst.call_log is not None:
-                        return self._json(200, inst.call_log)
-                self._json(404, {"Code": "NoSuchKey", "Message": "not found"})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                parts = urlsplit(self.path)
-                params = dict(parse_qsl(parts.query, keep_blank_values=True))
-                if body and "form" in (self.headers.get("Content-Type") or ""):
-                    params.update(parse_qsl(body.decode(), keep_blank_values=True))
-                request_id = _rid()
-                try:
-                    sim.verifier.verify("POST", parts.path or "/", parts.query, dict(self.headers.items()), body)
-                except SignatureError as exc:
-                    return self._json(exc.status, {"RequestId": request_id, "Code": exc.code, "Message": exc.message,
-                                                   "HostId": "ice.sim"})
-                action = self.headers.get("x-acs-action") or params.get("Action", "")
-                if self.headers.get("x-acs-version") != VERSION:
-                    return self._json(400, {"RequestId": request_id, "Code": "InvalidVersion",
-                                            "Message": "Specified parameter Version is not valid."})
-                with sim._lock:
-                    sim.calls.append((action, params))
-                    fault = next((f for f in sim.faults if f.times > 0 and f.action in (None, action)), None)
-                    if fault:
-                        fault.times -= 1
-                if fault:
-                    if self.stall_or_drop(fault.delay, fault.drop):
-                        return
-                    if fault.status < 400:  # a pure delay
-                        fault = None
-                if fault:
-                    hdrs = {"x-acs-retry-after": str(fault.retry_after_ms)} if fault.retry_after_ms else {}
-                    return self._json(fault.status, {"RequestId": request_id, "Code": fault.code,
-                                                     "Message": fault.message, "HostId": "ice.sim"}, hdrs)
-                handler = getattr(sim, f"_do_{action}", None)
-                if handler is None:
-                    return self._json(404, {"RequestId": request_id, "Code": "InvalidAction.NotFound",
-                                            "Message": f"Specified api {action} is not found."})
-                status, out = handler(params)
-                out = {"RequestId": request_id, **out}
-                self._json(status, out)
-
-        self._serve(Handler)
-        return self
+            if inst is not None and inst.call_log is not None:
+                return h.send_json(200, inst.call_log)
+        h.send_json(404, {"Code": "NoSuchKey", "Message": "not found"})
 
     # --- actions ------------------------------------------------------------------
-    @staticmethod
-    def _missing(params: dict[str, str], *names: str) -> tuple[int, dict] | None:
-        for n in names:
-            if not params.get(n):
-                return 400, {"Code": "MissingParameter", "Message": f"The input parameter {n} that is mandatory "
-                                                                    "for processing this request is not supplied."}
-        return None
-
-    @staticmethod
-    def _json_param(params: dict[str, str], name: str) -> tuple[Any, tuple[int, dict] | None]:
-        raw = params.get(name)
-        if raw is None:
-            return None, None
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return None, (400, {"Code": "InvalidParameter", "Message": f"The parameter {name} is not valid JSON."})
-        return value, None
-
     def _do_GenerateMessageChatToken(self, p: dict[str, str]) -> tuple[int, dict]:
         miss = self._missing(p, "AIAgentId", "UserId")
         if miss:
@@ -224,6 +269,9 @@ class IceSimulator(LoopbackService):
         if err:
             return err
         template_config, err = self._json_param(p, "TemplateConfig")
+        if err:
+            return err
+        _, err = self._json_param(p, "ChatSyncConfig")
         if err:
             return err
         inst = Instance(uuid.uuid4().hex, p["AIAgentId"], p.get("UserId") or uuid.uuid4().hex[:12],
@@ -287,6 +335,84 @@ class IceSimulator(LoopbackService):
             "CallLogUrl": self.call_log_url(i.instance_id) if i.call_log is not None else "",
             "GmtCreate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(i.created)),
         } for i in chunk]}
+
+    def _do_StartAIAgentOutboundCall(self, p: dict[str, str]) -> tuple[int, dict]:
+        miss = self._missing(p, "AIAgentId", "CallerNumber", "CalledNumber")
+        if miss:
+            return miss
+        config, err = self._json_param(p, "Config")
+        if err:
+            return err
+        inst = Instance(uuid.uuid4().hex, p["AIAgentId"], p["CalledNumber"], user_data=p.get("UserData"),
+                        session_id=p.get("SessionId"), caller_number=p["CallerNumber"],
+                        called_number=p["CalledNumber"], outbound_config=config)
+        with self._lock:
+            self.instances[inst.instance_id] = inst
+        # ice_start_ai_agent_outbound_call_response.json: {RequestId, InstanceId}
+        return 200, {"InstanceId": inst.instance_id}
+
+    @staticmethod
+    def _mode(p: dict[str, str]) -> tuple[str, tuple[int, dict] | None]:
+        mode = p.get("RegistrationMode") or "Explicit"
+        if mode not in REGISTRATION_MODES:
+            return mode, (400, {"Code": "InvalidParameter",
+                                "Message": "The parameter RegistrationMode must be Explicit or Implicit."})
+        return mode, None
+
+    def _do_SetAIAgentVoiceprint(self, p: dict[str, str]) -> tuple[int, dict]:
+        miss = self._missing(p, "VoiceprintId", "Input")
+        if miss:
+            return miss
+        if len(p["VoiceprintId"]) > 127:
+            return 400, {"Code": "InvalidParameter", "Message": "The parameter VoiceprintId is too long (1-127)."}
+        source, err = self._json_param(p, "Input")
+        if err:
+            return err
+        if not isinstance(source, dict) or source.get("Type") != "oss" or source.get("Format") != "wav" \
+                or not isinstance(source.get("Data"), str) or not source["Data"]:
+            return 400, {"Code": "InvalidParameter",
+                         "Message": 'The parameter Input must be {"Type":"oss","Data":<URL>,"Format":"wav"}.'}
+        key = (p["VoiceprintId"], "Explicit")
+        with self._lock:
+            old = self.voiceprints.get(key)
+            vp = Voiceprint(key[0], key[1], source, created=old.created if old else time.time())
+            self.voiceprints[key] = vp
+        # ice_set_ai_agent_voiceprint_response.json: {RequestId, VoiceprintId}
+        return 200, {"VoiceprintId": vp.voiceprint_id}
+
+    def _do_ClearAIAgentVoiceprint(self, p: dict[str, str]) -> tuple[int, dict]:
+        miss = self._missing(p, "VoiceprintId")
+        if miss:
+            return miss
+        mode, err = self._mode(p)
+        if err:
+            return err
+        with self._lock:
+            self.voiceprints.pop((p["VoiceprintId"], mode), None)  # clearing an unknown one succeeds
+        return 200, {}
+
+    def _do_ListAIAgentVoiceprints(self, p: dict[str, str]) -> tuple[int, dict]:
+        _, err = self._mode(p)  # optional filter; all modes when absent
+        if err:
+            return err
+        try:
+            page, size = int(p.get("PageNumber") or 1), int(p.get("PageSize") or 10)
+        except ValueError:
+            page, size = 0, 0
+        if page < 1 or not 1 <= size <= 100:
+            return 400, {"Code": "InvalidParameter", "Message": "PageNumber >= 1 and PageSize 1-100 are required."}
+        with self._lock:
+            items = sorted((v for v in self.voiceprints.values()
+                            if p.get("RegistrationMode") in (None, "", v.registration_mode)
+                            and p.get("VoiceprintId") in (None, "", v.voiceprint_id)), key=lambda v: v.created)
+        chunk = items[(page - 1) * size: page * size]
+
+        def iso(t: float) -> str:
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+        return 200, {"TotalCount": len(items), "Voiceprints": [{
+            "VoiceprintId": v.voiceprint_id, "GmtCreate": iso(v.created), "GmtModified": iso(v.modified),
+        } for v in chunk]}
 
 
 def _text_and_role(data: Any) -> tuple[str | None, str | None]:

@@ -8,7 +8,7 @@ then requires it to be the token's subject, whatever the field is called.
 """
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -56,14 +56,76 @@ class DescribeAIAgentInstanceRequest(ApiRequest):
     region: Region | None = None
 
 
-class GenerateAIAgentCallRequest(ApiRequest):
-    """POST /api/v2/aiagent/generateAIAgentCall. Configs may be objects or JSON strings."""
+Config = dict | Annotated[str, StringConstraints(max_length=32768)]
+UserData = Annotated[str, StringConstraints(max_length=8192)] | dict
+SessionId = Annotated[str, StringConstraints(max_length=128)]
+WorkflowType = Literal["VoiceChat", "AvatarChat3D", "VisionChat", "VideoChat"]
 
-    ai_agent_id: ResourceId
+
+class GenerateAIAgentCallRequest(ApiRequest):
+    """POST /api/v2/aiagent/generateAIAgentCall. Configs may be objects or JSON strings.
+    `workflow_type` names the agent through the policy's workflow_agents when the app has no
+    agent id (the Web kit)."""
+
+    ai_agent_id: ResourceId | None = None
+    workflow_type: WorkflowType | None = None
     user_id: Annotated[UserId, BOUND_USER]
     expire: Annotated[int, Field(ge=60, le=86400)] | None = None
-    user_data: Annotated[str, StringConstraints(max_length=8192)] | dict | None = None
-    session_id: Annotated[str, StringConstraints(max_length=128)] | None = None
-    agent_config: dict | Annotated[str, StringConstraints(max_length=32768)] | None = None
-    template_config: dict | Annotated[str, StringConstraints(max_length=32768)] | None = None
+    user_data: UserData | None = None
+    session_id: SessionId | None = None
+    agent_config: Config | None = None
+    template_config: Config | None = None
+    chat_sync_config: Config | None = None
+    region: Region | None = None
+
+
+class DescribeAIAgentRequest(ApiRequest):
+    """POST /api/v2/aiagent/describeAIAgent."""
+
+    user_id: Annotated[UserId, BOUND_USER]
+    ai_agent_id: ResourceId
+    region: Region | None = None
+
+
+# A number to call: digits with an optional leading +, 5 to 20 digits.
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{5,20}$")]
+
+
+class StartAIAgentOutboundCallRequest(ApiRequest):
+    """POST /api/v2/aiagent/startAIAgentOutboundCall. The caller number comes from the agent policy."""
+
+    user_id: Annotated[UserId, BOUND_USER]
+    ai_agent_id: ResourceId
+    called_number: PhoneNumber
+    config: Config | None = None
+    user_data: UserData | None = None
+    session_id: SessionId | None = None
+    region: Region | None = None
+
+
+class GetOssConfigRequest(ApiRequest):
+    """POST /api/v2/aiagent/getOssConfig."""
+
+    user_id: Annotated[UserId, BOUND_USER]
+
+
+# Voiceprint ids: ICE allows 1-127 characters; the kits make `<user_id>_...` or `voiceprint_<user_id>_...`.
+VoiceprintId = Annotated[str, StringConstraints(min_length=1, max_length=127, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class SetAIAgentVoiceprintRequest(ApiRequest):
+    """POST /api/v2/aiagent/setAIAgentVoiceprint. `input`: an object or a JSON string."""
+
+    user_id: Annotated[UserId, BOUND_USER]
+    voiceprint_id: VoiceprintId
+    input: dict | Annotated[str, StringConstraints(max_length=8192)]
+    region: Region | None = None
+
+
+class ClearAIAgentVoiceprintRequest(ApiRequest):
+    """POST /api/v2/aiagent/clearAIAgentVoiceprint."""
+
+    user_id: Annotated[UserId, BOUND_USER]
+    voiceprint_id: VoiceprintId
+    registration_mode: Literal["Explicit", "Implicit"] = "Explicit"
     region: Region | None = None

@@ -12,6 +12,10 @@ date partitions, dates in UTC)::
     failed/resolved/<step>/dt=YYYY-MM-DD/<instanceId>-<digest>.json        dead letters whose work later succeeded
     failed/invocations/dt=YYYY-MM-DD/<function>-<requestId|digest>.json    FC's failure destination records
     recordings/...                                                          ICE audio; never triggers
+    state/owners/<instanceId>.json                                          who started an agent instance
+    state/channels/<channelId>.json                                         whose ARTC channel it is
+    state/voiceprints/<voiceprintId>.json                                   whose voiceprint id it is
+    state/quota/dt=YYYY-MM-DD/<userId>/<slot>.json                          a user's billed call starts of a day
 
 `<eventtime>` is the event's timestamp in UTC compact form (`20231001T120000Z`, or
 `20231001T120000.123Z` when it has a sub-second part), so keys of one call sort by
@@ -43,7 +47,14 @@ FAILED_INVOCATIONS = FAILED + "invocations/"
 # Dead letters whose unit of work succeeded after all (moved here, with when and by what).
 RESOLVED = FAILED + "resolved/"
 
-ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS)
+# The client API's own records (ownership and quotas): written by the HTTP functions, never triggers.
+STATE = "state/"
+OWNERS = STATE + "owners/"
+CHANNELS = STATE + "channels/"
+VOICEPRINTS = STATE + "voiceprints/"
+QUOTA = STATE + "quota/"
+
+ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS, STATE)
 
 STOP_EVENT = "agent_stop"
 UNKNOWN_EVENT = "unknown"
@@ -78,6 +89,11 @@ WRITES: dict[str, tuple[str, ...]] = {
     "archive_call_log": (CALL_LOGS, FAILED),
     "analyze_conversation": (ANALYSES, FAILED),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
+    "get_rtc_auth_token": (CHANNELS, QUOTA),
+    "generate_ai_agent_call": (OWNERS, CHANNELS, QUOTA),
+    "start_ai_agent_outbound_call": (OWNERS, QUOTA),
+    "set_ai_agent_voiceprint": (VOICEPRINTS,),
+    "clear_ai_agent_voiceprint": (VOICEPRINTS,),
 }
 
 # Function name -> every prefix it reads under (GET/HEAD; a write-if-absent HEADs too).
@@ -88,6 +104,12 @@ READS: dict[str, tuple[str, ...]] = {
     "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED),
     "analyze_conversation": (CALL_LOGS, ANALYSES, FAILED),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
+    "get_rtc_auth_token": (CHANNELS, QUOTA),
+    "describe_ai_agent_instance": (OWNERS,),
+    "generate_ai_agent_call": (OWNERS, CHANNELS, QUOTA),
+    "start_ai_agent_outbound_call": (OWNERS, QUOTA),
+    "set_ai_agent_voiceprint": (VOICEPRINTS,),
+    "clear_ai_agent_voiceprint": (VOICEPRINTS,),
 }
 
 # Function name -> every prefix it lists (archive: a call's callbacks; both steps: the open
@@ -95,6 +117,18 @@ READS: dict[str, tuple[str, ...]] = {
 LISTS: dict[str, tuple[str, ...]] = {
     "archive_call_log": (CALLBACKS, FAILED),
     "analyze_conversation": (FAILED,),
+    "get_rtc_auth_token": (QUOTA,),
+    "generate_ai_agent_call": (QUOTA,),
+    "start_ai_agent_outbound_call": (QUOTA,),
+}
+
+# Function name -> every prefix it deletes under (the steps: retry counters and resolved dead
+# letters; the call-starting functions: a quota slot given back when ICE refused the start).
+DELETES: dict[str, tuple[str, ...]] = {
+    "archive_call_log": (FAILED,),
+    "analyze_conversation": (FAILED,),
+    "generate_ai_agent_call": (QUOTA,),
+    "start_ai_agent_outbound_call": (QUOTA,),
 }
 
 # --- validation ---------------------------------------------------------------------
@@ -321,6 +355,39 @@ def resolved_key(failed: str) -> str:
     """`failed/resolved/<step>/dt=.../<name>` for the dead letter at `failed` (a `failed_key`)."""
     ref = parse_failed_key(failed)
     return f"{RESOLVED}{ref.step}/{failed[len(FAILED) + len(ref.step) + 1:]}"
+
+
+def owner_key(instance_id: str) -> str:
+    """`state/owners/<instanceId>.json`: who started an agent instance (the client API's ownership)."""
+    return f"{OWNERS}{validate_instance_id(instance_id)}{JSON_SUFFIX}"
+
+
+def channel_key(channel_id: str) -> str:
+    """`state/channels/<channelId>.json`: whose ARTC channel it is."""
+    if not isinstance(channel_id, str) or not _INSTANCE_ID.fullmatch(channel_id):
+        raise ValueError("channel id must be 1-128 characters of A-Z, a-z, 0-9, '_' and '-'")
+    return f"{CHANNELS}{channel_id}{JSON_SUFFIX}"
+
+
+def voiceprint_key(voiceprint_id: str) -> str:
+    """`state/voiceprints/<voiceprintId>.json`: whose voiceprint id it is."""
+    if not isinstance(voiceprint_id, str) or not _INSTANCE_ID.fullmatch(voiceprint_id):
+        raise ValueError("voiceprint id must be 1-128 characters of A-Z, a-z, 0-9, '_' and '-'")
+    return f"{VOICEPRINTS}{voiceprint_id}{JSON_SUFFIX}"
+
+
+def quota_prefix(day: str | date, user_id: str) -> str:
+    """`state/quota/dt=<day>/<userId>/`: one user's quota slots of one UTC day."""
+    if not isinstance(user_id, str) or not _INSTANCE_ID.fullmatch(user_id):
+        raise ValueError("user id must be 1-128 characters of A-Z, a-z, 0-9, '_' and '-'")
+    return f"{date_prefix(QUOTA, day)}{user_id}/"
+
+
+def quota_slot_key(day: str | date, user_id: str, slot: int) -> str:
+    """`state/quota/dt=<day>/<userId>/<slot>.json`: slot `slot` (0-based) of the day's quota."""
+    if not isinstance(slot, int) or isinstance(slot, bool) or not 0 <= slot < 1_000_000:
+        raise ValueError("slot must be an integer from 0 to 999999")
+    return f"{quota_prefix(day, user_id)}{slot:06d}{JSON_SUFFIX}"
 
 
 def attempts_key(step: str, instance_id: str, digest: str) -> str:

@@ -58,8 +58,10 @@ def test_every_function_is_built_small_and_without_devkit(artifacts):
         assert not (folder / "devkit").exists() and not (folder / "tests").exists()
         names = zipfile.ZipFile(out / f"{key}.zip").namelist()
         assert "index.py" in names and f"shared/__pycache__/settings.cpython-{sys.version_info[0]}{sys.version_info[1]}.pyc" in names and not any(n.startswith(("devkit/", "moto/", "boto3/", "pytest")) for n in names)
-    # only what a function imports: the token function needs no HTTP client
-    assert not (out / "get_rtc_auth_token" / "httpx").exists()
+    # only what a function imports: describeAIAgent (served from the agent policy) needs no HTTP
+    # client; the token function now does (channel ownership and quotas live in OSS)
+    assert not (out / "describe_ai_agent" / "httpx").exists()
+    assert (out / "get_rtc_auth_token" / "httpx").exists()
     # the analysis profiles ship with the analyze function (it loads its profile at cold start),
     # validated by the build, which lists their digests so a cold start can skip the schema
     profiles_dir = out / "analyze_conversation" / "shared" / "analysis" / "profiles"
@@ -91,8 +93,15 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
     requests = {
         "get_rtc_auth_token": (http_event({"user_id": "u1"}, token=token), 200),
         "generate_message_chat_token": (http_event({"user_id": "u1", "ai_agent_id": "a1"}, token=token), 200),
+        # Nobody started it through us: the ownership check (an OSS read) answers 404.
         "describe_ai_agent_instance": (http_event({"user_id": "u1", "ai_agent_instance_id": "inst-artifact"},
-                                                  token=token), 200),
+                                                  token=token), 404),
+        "describe_ai_agent": (http_event({"user_id": "u1", "ai_agent_id": "a1"}, token=token), 200),
+        # Invalid bodies: import, settings and validation, no upstream call.
+        "start_ai_agent_outbound_call": (http_event({"user_id": "u1", "ai_agent_id": "a1"}, token=token), 400),
+        "get_oss_config": (http_event({"user_id": ""}, token=token), 400),
+        "set_ai_agent_voiceprint": (http_event({"user_id": "u1", "voiceprint_id": "u1_1"}, token=token), 400),
+        "clear_ai_agent_voiceprint": (http_event({"user_id": "u1"}, token=token), 400),
         "generate_ai_agent_call": (http_event({"user_id": "u1", "ai_agent_id": "a1"}, token=token), 200),
         "ingest_callback": (http_event(raw_body=json.dumps(call_events("inst-artifact")[0]),
                                        headers={"Authorization": f"Bearer {CALLBACK_TOKEN}"}), 200),
@@ -102,7 +111,7 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
             event, want = requests[key]
             result = run_artifact(out / key, event, env, tmp_path)
             assert result["statusCode"] == want, (key, result)
-        elif not spec.oss_triggers:  # the failure destination: a record that is not JSON is still kept
+        elif key == "record_failed_invocation":  # a record that is not JSON is still kept
             result = run_artifact(out / key, b"not a failure record", env, tmp_path)
             assert result["status"] in ("recorded", "already_recorded"), (key, result)
             assert result["key"].startswith("failed/invocations/dt="), (key, result)

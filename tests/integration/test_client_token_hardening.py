@@ -27,8 +27,14 @@ def signed(claims: dict | None = None, *, header: dict | None = None, raw_claims
     return f"{signing}.{b64(hmac.new(SECRET.encode(), signing.encode(), hashlib.sha256).digest())}"
 
 
+@pytest.fixture(autouse=True)
+def _store(oss_env):
+    """The token function keeps channel ownership and quotas in OSS: moto's server for every test."""
+    yield
+
+
 @pytest.fixture
-def handler(monkeypatch):
+def handler(monkeypatch, oss_env):  # channel ownership and quotas live in OSS (moto)
     return load_function("get_rtc_auth_token", monkeypatch, ENV)
 
 

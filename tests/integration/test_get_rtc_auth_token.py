@@ -15,8 +15,14 @@ SECRET = "j" * 48
 ENV = {"AUTH_MODE": "jwt", "AUTH_JWT_SECRET": SECRET, "LIVE_MIC_APP_ID": "app-1", "LIVE_MIC_APP_KEY": "key-1-secret"}
 
 
+@pytest.fixture(autouse=True)
+def _store(oss_env):
+    """The token function keeps channel ownership and quotas in OSS: moto's server for every test."""
+    yield
+
+
 @pytest.fixture
-def handler(monkeypatch):
+def handler(monkeypatch, oss_env):  # channel ownership and quotas live in OSS (moto)
     return load_function("get_rtc_auth_token", monkeypatch, ENV)
 
 

@@ -22,7 +22,7 @@ CLIENT_FUNCTIONS = {"get_rtc_auth_token": ("/api/v2/aiagent/getRtcAuthToken", {"
 
 
 @pytest.fixture
-def client_fn(monkeypatch, sim):
+def client_fn(monkeypatch, oss_env, sim):
     sim.reset()
 
     def load(key):

@@ -25,7 +25,8 @@ def sim():
 
 
 @pytest.fixture
-def fn(monkeypatch, sim):
+def fn(monkeypatch, oss_env, sim):
+    """Cold-start an ICE function with the simulator and moto's OSS (ownership, quotas)."""
     sim.reset()
 
     def load(key, **env):
@@ -38,13 +39,23 @@ def fn(monkeypatch, sim):
     ice.reset_client()
 
 
-def post(handler, key, body, user="u1"):
-    return call(handler, http_event(body, path=PATHS[key], token=mint_token(user, SECRET)))
+def post(handler, key, body, user="u1", **claims):
+    return call(handler, http_event(body, path=PATHS[key], token=mint_token(user, SECRET, **claims)))
+
+
+def own(instance_id, user="u1"):
+    """Record `user` as the owner of an instance added to the simulator directly (what
+    generateAIAgentCall / startAIAgentOutboundCall record when they start one)."""
+    from shared.api import ownership
+    from shared.clients import object_store
+
+    ownership.record_instance(object_store.get_store(), instance_id, user_id=user, ai_agent_id="agent1",
+                              via="test")
 
 
 def test_message_chat_token_shape(fn):
     status, _, out = post(fn("generate_message_chat_token"), "generate_message_chat_token",
-                          {"user_id": "u1", "ai_agent_id": "agent1", "role": "admin", "expire": 1800})
+                          {"user_id": "u1", "ai_agent_id": "agent1", "role": "admin", "expire": 1800}, role="admin")
     assert status == 200
     assert set(out) == {"code", "message", "request_id", "app_id", "token", "user_id", "nonce", "role",
                         "timestamp", "app_sign"}
@@ -70,6 +81,7 @@ def test_call_then_describe(fn, sim):
 
 def test_describe_maps_every_config_as_json_strings(fn, sim):
     sim.add_instance("inst-sample", call_log=sample("call_log.json"), call_info={"Type": "voice"})
+    own("inst-sample")
     status, _, out = post(fn("describe_ai_agent_instance"), "describe_ai_agent_instance",
                           {"user_id": "u1", "ai_agent_instance_id": "inst-sample"})
     upstream = sample("ice_describe_ai_agent_instance_response.json")["Instance"]
@@ -105,6 +117,7 @@ def test_bad_input_is_400_naming_the_field(fn, sim, key, body, field):
 
 def test_extra_regions_extend_the_list(fn):
     h = fn("describe_ai_agent_instance", ICE_EXTRA_REGIONS="eu-central-1")
+    own("nope")
     status, _, out = post(h, "describe_ai_agent_instance",
                           {"user_id": "u1", "ai_agent_instance_id": "nope", "region": "eu-central-1"})
     assert status == 404  # reached ICE (the simulator) instead of a 400
@@ -126,6 +139,7 @@ def test_wrong_user_is_403_without_calling_ice(fn, sim):
 ])
 def test_upstream_faults_map_to_whose_fault_it_is(fn, sim, fault, want_status, want_calls):
     sim.add_instance("inst-f")
+    own("inst-f")
     sim.inject(action="DescribeAIAgentInstance", **fault)
     status, headers, out = post(fn("describe_ai_agent_instance"), "describe_ai_agent_instance",
                                 {"user_id": "u1", "ai_agent_instance_id": "inst-f"})
@@ -139,6 +153,7 @@ def test_upstream_faults_map_to_whose_fault_it_is(fn, sim, fault, want_status, w
 
 def test_timeout_is_504_and_bounded(fn, sim):
     sim.add_instance("inst-slow")
+    own("inst-slow")
     sim.inject(action="DescribeAIAgentInstance", status=200, delay=0.6, times=5)
     status, _, out = post(fn("describe_ai_agent_instance", ICE_READ_TIMEOUT_SECONDS="0.2", ICE_MAX_RETRIES="1"),
                           "describe_ai_agent_instance", {"user_id": "u1", "ai_agent_instance_id": "inst-slow"})
@@ -147,6 +162,7 @@ def test_timeout_is_504_and_bounded(fn, sim):
 
 
 def test_wrong_keys_are_502_never_403_and_leak_nothing(fn, sim, logs):
+    own("x")
     h = fn("describe_ai_agent_instance", ALIBABA_CLOUD_ACCESS_KEY_SECRET="wrong-secret-value-123")
     status, _, out = post(h, "describe_ai_agent_instance", {"user_id": "u1", "ai_agent_instance_id": "x"})
     assert status == 502 and out["error_code"] == "SignatureDoesNotMatch"

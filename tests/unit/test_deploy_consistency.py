@@ -1,5 +1,6 @@
 """s.yaml <-> template.yaml <-> functions/ <-> shared (settings, archive_keys): drift fails here."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,8 @@ def test_every_required_setting_is_set_in_s_yaml_for_every_stage(stage):
 
 def test_every_function_declares_its_settings_in_one_place():
     specs = syaml.functions()
-    assert declared_settings(specs["get_rtc_auth_token"]) == (settings.RtcSettings, settings.CoreSettings)
+    assert declared_settings(specs["get_rtc_auth_token"]) == (settings.RtcSettings, settings.CoreSettings,
+                                                              settings.OssSettings, settings.QuotaSettings)
     assert settings.CallbackSettings in declared_settings(specs["ingest_callback"])
     assert settings.ArchiveSettings in declared_settings(specs["archive_call_log"])
     for spec in specs.values():
@@ -76,8 +78,24 @@ def test_archive_attempts_match_fc_retries():
 # --- template.yaml: the bucket, one least-privilege role per kind of function --------------
 
 TEMPLATE = REPO / "template.yaml"
+WORKFLOW = REPO / ".github" / "workflows" / "deploy-stage.yml"
 OSS_ACTIONS = ("oss:GetObject", "oss:PutObject", "oss:DeleteObject", "oss:ListObjects")
 LOG_RESOURCE = "acs:log:*:*:project/aicall-${Stage}-${ALIYUN::AccountId}/logstore/functions"
+# The ICE actions each function calls (its role grants exactly these; a role shared by several
+# functions grants their union). Checked against the calls in each function's code below.
+ICE_ACTIONS: dict[str, set[str]] = {
+    "generate_message_chat_token": {"GenerateMessageChatToken"},
+    "describe_ai_agent_instance": {"DescribeAIAgentInstance"},
+    "generate_ai_agent_call": {"GenerateAIAgentCall"},
+    "start_ai_agent_outbound_call": {"StartAIAgentOutboundCall"},
+    "set_ai_agent_voiceprint": {"SetAIAgentVoiceprint"},
+    "clear_ai_agent_voiceprint": {"ClearAIAgentVoiceprint"},
+    "archive_call_log": {"DescribeAIAgentInstance"},
+}
+# Functions that share one role (same bucket needs in layout.py; the role grants their ICE union).
+SHARED_ROLES = {frozenset({"set_ai_agent_voiceprint", "clear_ai_agent_voiceprint"})}
+# Roles no function runs with: OSS assumes the trigger role; getOssConfig assumes the client upload role.
+NON_FUNCTION_ROLES = {"OssTriggerRole", "ClientUploadRole"}
 
 
 class _EchoEnv(dict):
@@ -93,8 +111,21 @@ def template() -> dict:
 
 
 def sub(value) -> str:
-    """The text of a `{'Fn::Sub': ...}` or a plain string."""
+    """The text of a `{'Fn::Sub': ...}` or a plain string; `GetAtt:Res.Attr` for a
+    `{'Fn::GetAtt': [Res, Attr]}`, `Ref:Name` for a `{'Ref': Name}`."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "GetAtt:" + ".".join(value["Fn::GetAtt"])
+    if isinstance(value, dict) and "Ref" in value:
+        return "Ref:" + value["Ref"]
     return value["Fn::Sub"] if isinstance(value, dict) else value
+
+
+def param_default(tpl: dict, value):
+    """A literal, or the Default of the template parameter a `{'Ref': ...}` names."""
+    if isinstance(value, dict):
+        assert set(value) == {"Ref"}, value
+        return tpl["Parameters"][value["Ref"]]["Default"]
+    return value
 
 
 def role_of_each_function(tpl: dict) -> dict[str, str]:
@@ -133,6 +164,35 @@ def grants(role: dict) -> dict[str, set[str]]:
     return out
 
 
+def roles_sharing(roles: dict[str, str]) -> dict[str, set[str]]:
+    """template role -> the s.yaml functions that run with it."""
+    out: dict[str, set[str]] = {}
+    for key, role in roles.items():
+        out.setdefault(role, set()).add(key)
+    return out
+
+
+def ice_client_methods() -> dict[str, str]:
+    """IceClient method -> the ICE action it calls (`self.call("Action", ...)`)."""
+    tree = ast.parse((REPO / "shared" / "clients" / "ice.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "IceClient")
+    out = {}
+    for fn in cls.body:
+        if isinstance(fn, ast.FunctionDef) and fn.name != "call":
+            for node in ast.walk(fn):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "call"
+                        and node.args and isinstance(node.args[0], ast.Constant)):
+                    out[fn.name] = node.args[0].value
+    return out
+
+
+def ice_actions_called(path: Path) -> set[str]:
+    """The ICE actions the code in `path` calls through IceClient's methods."""
+    methods = ice_client_methods()
+    return {methods[n.func.attr] for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in methods}
+
+
 def ice_actions_used() -> set[str]:
     used = set()
     for f in (REPO / "shared" / "clients" / "ice.py", REPO / "shared" / "archive" / "workflow.py"):
@@ -158,15 +218,26 @@ def test_lifecycle_really_deletes_every_written_prefix():
     tpl = template()
     rules = tpl["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rule"]
     written = {p for prefixes in layout.WRITES.values() for p in prefixes}
-    expiring = set()
+    expiring = {}
     for rule in rules:
         assert rule["Status"] == "Enabled"
         assert set(rule["Expiration"]) == {"Days"} and "Ref" in rule["Expiration"]["Days"], rule["ID"]
-        expiring.add(rule["Prefix"])
-    # Every prefix a function writes is covered (failed/invocations/ by failed/).
+        days = tpl["Parameters"][rule["Expiration"]["Days"]["Ref"]]
+        assert days["Type"] == "Number" and days["Default"] >= 1, rule["ID"]
+        expiring[param_default(tpl, rule["Prefix"])] = rule
+    assert len({r["ID"] for r in rules}) == len(rules)
+    # Every prefix a function writes is covered (failed/invocations/ by failed/, state/quota/ by state/).
     assert all(any(w.startswith(p) for p in expiring) for w in written), (expiring, written)
+    # Every archive prefix but recordings/ (ICE's audio) has a rule of its own.
+    assert set(layout.ALL_PREFIXES) - {layout.RECORDINGS} <= set(expiring)
     assert layout.RECORDINGS not in expiring
     assert layout.FAILED_INVOCATIONS.startswith(layout.FAILED) and layout.FAILED in expiring
+    # The client API's records (owners, channels, voiceprints, quota) and the client uploads.
+    assert all(p.startswith(layout.STATE) for p in (layout.OWNERS, layout.CHANNELS, layout.VOICEPRINTS, layout.QUOTA))
+    assert expiring[layout.STATE]["Expiration"]["Days"] == {"Ref": "StateRetentionDays"}
+    uploads = expiring[tpl["Parameters"]["ClientUploadPrefix"]["Default"]]
+    assert uploads["Prefix"] == {"Ref": "ClientUploadPrefix"}
+    assert uploads["Expiration"]["Days"] == {"Ref": "ClientUploadRetentionDays"}
 
 
 def test_each_function_has_a_role_of_its_own_kind_read_from_the_template_outputs():
@@ -175,15 +246,20 @@ def test_each_function_has_a_role_of_its_own_kind_read_from_the_template_outputs
     res = tpl["Resources"]
     assert set(roles) == set(syaml.functions())
     assert "FunctionRole" not in res  # no shared all-powerful role any more
-    function_roles = {k for k, r in res.items() if r["Type"] == "ALIYUN::RAM::Role" and k != "OssTriggerRole"}
+    function_roles = {k for k, r in res.items() if r["Type"] == "ALIYUN::RAM::Role" and k not in NON_FUNCTION_ROLES}
     assert set(roles.values()) == function_roles  # no role left unused
     doc = (REPO / "s.yaml").read_text()
     for name, out in tpl["Outputs"].items():
         if name.endswith("RoleArn") or name == "ArchiveBucket":
             assert f"env('{out['Description'].split()[0]}'" in doc, name
-    # Roles are shared only by functions with the same needs.
-    token = roles["get_rtc_auth_token"]
-    assert [k for k, r in roles.items() if r == token] == ["get_rtc_auth_token"]
+    # Roles are shared only by the functions SHARED_ROLES names, and those have the same bucket needs.
+    shared = {frozenset(keys) for keys in roles_sharing(roles).values() if len(keys) > 1}
+    assert shared == SHARED_ROLES
+    for keys in shared:
+        for name in ("READS", "WRITES", "LISTS", "DELETES"):
+            table = getattr(layout, name)
+            assert len({tuple(sorted(table.get(k, ()))) for k in keys}) == 1, (sorted(keys), name)
+        assert not keys & set(layout.TRIGGERS)
     for key, role in roles.items():
         statement = res[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert statement == [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -203,10 +279,12 @@ def test_each_role_grants_exactly_what_its_function_uses(key):
     # ... and in the bucket exactly what the function reads and writes (shared/archive/layout.py).
     assert granted.pop("oss:PutObject", set()) == set(layout.WRITES.get(key, ())), key
     assert granted.pop("oss:GetObject", set()) == set(layout.READS.get(key, ())), key
-    deleted = granted.pop("oss:DeleteObject", set())
-    assert deleted == ({layout.FAILED} if key in layout.TRIGGERS else set()), key  # retry counters
+    # Deletes: the steps' retry counters and resolved dead letters; a quota slot given back.
+    assert granted.pop("oss:DeleteObject", set()) == set(layout.DELETES.get(key, ())), key
+    if key in layout.TRIGGERS:
+        assert layout.FAILED in layout.DELETES[key]
     listed = granted.pop("oss:ListObjects", set())
-    if key in layout.LISTS:  # a call's callbacks; the open dead letters a success resolves
+    if key in layout.LISTS:  # a call's callbacks; the open dead letters a success resolves; a day's quota
         assert listed == {""}
         st = next(s for p in res[role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
                   if "oss:ListObjects" in s["Action"])
@@ -223,26 +301,135 @@ def test_each_role_grants_exactly_what_its_function_uses(key):
                           + target.replace("aicall-dev-", "aicall-${Stage}-")}
     else:
         assert invoke == set() and destination is None, key
-    # Upstream actions: only what the function calls.
+    # Upstream actions: only what the function calls (with a shared role: what its functions call).
     ice = {a.split(":", 1)[1] for a in list(granted) if a.startswith("ice:")}
     ccai = {a for a in list(granted) if a.startswith("contactcenterai:")}
     for a in [a for a in granted if a.startswith(("ice:", "contactcenterai:"))]:
         assert granted.pop(a) == {"*"}
-    if spec.routes and any(s.__name__ == "IceSettings" for s in declared_settings(spec)):
-        assert ice == {"GenerateMessageChatToken", "DescribeAIAgentInstance", "GenerateAIAgentCall"}
-        assert ice <= ice_actions_used()
-    elif key == "archive_call_log":
-        assert ice == {"DescribeAIAgentInstance"}
-    else:
-        assert ice == set(), key
+    sharing = roles_sharing(role_of_each_function(tpl))[role]
+    assert ice == set().union(*(ICE_ACTIONS.get(k, set()) for k in sharing)), key
+    assert ICE_ACTIONS.get(key, set()) <= ice_actions_used()
     assert ccai == ({"contactcenterai:AnalyzeConversation"} if key == "analyze_conversation" else set()), key
+    # STS: getOssConfig may assume the client upload role, and nothing else may assume anything.
+    assumed = granted.pop("sts:AssumeRole", set())
+    client_upload = "acs:ram::${ALIYUN::AccountId}:role/" + sub(res["ClientUploadRole"]["Properties"]["RoleName"])
+    assert assumed == ({client_upload} if key == "get_oss_config" else set()), key
     assert granted == {}, f"{key}: unexpected grants {granted}"
 
 
-def test_token_function_role_touches_neither_oss_nor_ice():
+@pytest.mark.parametrize("key", sorted(syaml.functions()))
+def test_the_ice_actions_table_is_what_each_function_calls(key):
+    called = ice_actions_called(REPO / "functions" / key / "index.py")
+    if key == "archive_call_log":  # through the archive step
+        called |= ice_actions_called(REPO / "shared" / "archive" / "workflow.py")
+    assert called == ICE_ACTIONS.get(key, set()), key
+
+
+def test_no_other_shared_module_calls_ice():
+    """ICE is called from the functions' handlers and the archive step only (what the table checks)."""
+    allowed = {REPO / "shared" / "clients" / "ice.py", REPO / "shared" / "archive" / "workflow.py"}
+    for path in sorted((REPO / "shared").rglob("*.py")):
+        if path not in allowed:
+            assert ice_actions_called(path) == set(), path
+
+
+def test_token_function_role_calls_no_ice_and_touches_only_its_state():
     tpl = template()
     role = tpl["Resources"][role_of_each_function(tpl)["get_rtc_auth_token"]]
-    assert set(grants(role)) == {"log:PostLogStoreLogs"}
+    granted = grants(role)
+    assert set(granted) == {"log:PostLogStoreLogs", "oss:GetObject", "oss:PutObject", "oss:ListObjects"}
+    assert granted["oss:PutObject"] == {layout.CHANNELS, layout.QUOTA}
+
+
+def test_client_api_roles_touch_only_state_in_the_bucket():
+    """The client-facing functions never reach the archive chain's data (callbacks, call logs, ...)."""
+    tpl = template()
+    roles = role_of_each_function(tpl)
+    for key, spec in syaml.functions().items():
+        if not spec.routes or key == "ingest_callback":  # ICE's callback, not a client
+            continue
+        granted = grants(tpl["Resources"][roles[key]])
+        for action in OSS_ACTIONS:
+            for prefix in granted.get(action, set()):
+                if action == "oss:ListObjects":
+                    continue  # the bucket itself, narrowed by its oss:Prefix condition (checked above)
+                assert prefix.startswith(layout.STATE), (key, action, prefix)
+        for action in ("contactcenterai:AnalyzeConversation", "fc:InvokeFunction"):
+            assert action not in granted, (key, action)
+
+
+def test_upload_role_may_only_assume_the_client_upload_role():
+    tpl = template()
+    res = tpl["Resources"]
+    upload = role_of_each_function(tpl)["get_oss_config"]
+    assert [k for k, r in role_of_each_function(tpl).items() if r == upload] == ["get_oss_config"]
+    granted = grants(res[upload])
+    assert set(granted) == {"log:PostLogStoreLogs", "sts:AssumeRole"}
+    # Named rather than Fn::GetAtt: ClientUploadRole's trust policy names UploadRole, a reference back is a cycle.
+    assert granted["sts:AssumeRole"] == {"acs:ram::${ALIYUN::AccountId}:role/aicall-${Stage}-client-upload"}
+    assert sub(res["ClientUploadRole"]["Properties"]["RoleName"]) == "aicall-${Stage}-client-upload"
+    # getOssConfig is told that role's ARN: the stack output s.yaml passes it as CLIENT_UPLOAD_ROLE_ARN.
+    spec = syaml.functions(env=_EchoEnv())["get_oss_config"]
+    assert spec.env["CLIENT_UPLOAD_ROLE_ARN"] == "<CLIENT_UPLOAD_ROLE_ARN>"
+    out = tpl["Outputs"]["ClientUploadRoleArn"]
+    assert out["Value"] == {"Fn::GetAtt": ["ClientUploadRole", "Arn"]}
+    assert out["Description"].split()[0] == "CLIENT_UPLOAD_ROLE_ARN"
+    assert settings.ClientUploadSettings in declared_settings(syaml.functions()["get_oss_config"])
+
+
+def test_client_upload_role_trusts_only_the_upload_role_and_puts_and_gets_its_prefix():
+    tpl = template()
+    res = tpl["Resources"]
+    props = res["ClientUploadRole"]["Properties"]
+    assert res["ClientUploadRole"]["Type"] == "ALIYUN::RAM::Role"
+    upload = role_of_each_function(tpl)["get_oss_config"]
+    # RAM: a trust policy may name one RAM role of the account as its principal.
+    assert props["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"RAM": [{"Fn::GetAtt": [upload, "Arn"]}]}}]
+    # Sessions as long as getOssConfig may ask for (STS refuses a DurationSeconds above this).
+    ttl = settings.ClientUploadSettings.model_fields["CLIENT_UPLOAD_TTL_SECONDS"]
+    longest = next(m.le for m in ttl.metadata if getattr(m, "le", None) is not None)
+    assert props["MaxSessionDuration"] >= max(3600, longest)
+    # Put and get under the upload prefix of the bucket: nothing else (no list, no delete, no logs).
+    statements = [s for p in props["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert all("Condition" not in s for s in statements)
+    assert grants(res["ClientUploadRole"]) == {"oss:PutObject": {"${ClientUploadPrefix}"},
+                                               "oss:GetObject": {"${ClientUploadPrefix}"}}
+    # getOssConfig's session policy asks for no more than the role has: put/get under <prefix><user>/.
+    from shared.api import uploads
+    prefix = tpl["Parameters"]["ClientUploadPrefix"]["Default"]
+    session = uploads.policy_document("bucket-x", prefix + "u1")["Statement"]
+    assert {a for s in session for a in s["Action"]} <= {"oss:PutObject", "oss:GetObject"}
+    assert all(r.startswith(f"acs:oss:*:*:bucket-x/{prefix}u1/") for s in session for r in s["Resource"])
+
+
+def test_client_upload_prefix_is_the_one_s_yaml_and_the_settings_use_and_no_archive_prefix():
+    tpl = template()
+    param = tpl["Parameters"]["ClientUploadPrefix"]
+    field = settings.ClientUploadSettings.model_fields["CLIENT_UPLOAD_PREFIX"]
+    assert param["Default"] == field.default
+    assert param["AllowedPattern"] == next(m.pattern for m in field.metadata if getattr(m, "pattern", None))
+    for stage in STAGES:
+        spec = syaml.functions(env={"STAGE": stage})["get_oss_config"]
+        assert spec.env["CLIENT_UPLOAD_PREFIX"] == param["Default"]
+        assert spec.env["CLIENT_UPLOAD_BUCKET"] == ""  # the archive bucket, the one the role's policy names
+    prefix = param["Default"]
+    assert not any(prefix.startswith(p) or p.startswith(prefix) for p in layout.ALL_PREFIXES)
+    assert not any(prefix.startswith(t.prefix) or t.prefix.startswith(prefix) for t in layout.TRIGGERS.values())
+
+
+def test_bucket_cors_allows_browser_uploads_from_the_configured_origins():
+    tpl = template()
+    cors = tpl["Resources"]["ArchiveBucket"]["Properties"]["CORSConfiguration"]
+    assert set(cors) <= {"CORSRule", "ResponseVary"}
+    (rule,) = cors["CORSRule"]
+    assert set(rule) <= {"AllowedOrigin", "AllowedMethod", "AllowedHeader", "ExposeHeader", "MaxAgeSeconds"}
+    assert rule["AllowedOrigin"] == {"Ref": "CorsAllowOrigins"}
+    assert tpl["Parameters"]["CorsAllowOrigins"]["Type"] == "CommaDelimitedList"
+    assert tpl["Parameters"]["CorsAllowOrigins"]["Default"] == "*"
+    assert sorted(rule["AllowedMethod"]) == ["GET", "HEAD", "PUT"]  # no DELETE, no POST
+    assert rule["AllowedHeader"] == ["*"] and rule["ExposeHeader"] == ["ETag"]
+    assert isinstance(rule.get("MaxAgeSeconds", 0), int)
 
 
 def test_oss_trigger_role_invokes_only_the_triggered_functions():
@@ -269,14 +456,55 @@ def test_failure_destination_is_an_event_function_that_never_triggers_or_loops()
     assert not layout.triggered_by(layout.FAILED_INVOCATIONS + "dt=2025-01-01/x-1.json")
 
 
-def test_ci_deploy_passes_every_stack_output_s_yaml_reads():
-    import re
+def ci_env() -> dict[str, str]:
+    return yaml.safe_load(WORKFLOW.read_text())["jobs"]["deploy"]["env"]
 
-    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "deploy-stage.yml").read_text())
-    env = workflow["jobs"]["deploy"]["env"]
-    wanted = set(re.findall(r"env\('([A-Z_]+_ROLE_ARN)'", (REPO / "s.yaml").read_text())) | {"ARCHIVE_BUCKET"}
-    assert len(wanted) == 8 and wanted <= set(env), sorted(wanted - set(env))
+
+def s_yaml_defaults() -> dict[str, set[str]]:
+    """Variable -> the defaults s.yaml gives it in `${env('NAME', 'default')}`."""
+    out: dict[str, set[str]] = {}
+    for name, default in re.findall(r"""env\('([A-Z0-9_]+)'(?:,\s*'([^']*)')?\)""", (REPO / "s.yaml").read_text()):
+        out.setdefault(name, set()).add(default)
+    return out
+
+
+def test_ci_deploy_passes_every_stack_output_s_yaml_reads():
+    tpl = template()
+    env = ci_env()
+    read = s_yaml_defaults()
+    outputs = {out["Description"].split()[0] for out in tpl["Outputs"].values() if "Description" in out}
+    roles = {v for v in read if v.endswith("_ROLE_ARN")}
+    # Every *_ROLE_ARN s.yaml reads is a stack output, and every described output is read by s.yaml.
+    assert roles | {"ARCHIVE_BUCKET"} == outputs, sorted(outputs ^ (roles | {"ARCHIVE_BUCKET"}))
+    assert outputs <= set(env), sorted(outputs - set(env))
+    for var in outputs:  # the stage's stack outputs, kept as variables of its GitHub environment
+        assert env[var] == f"${{{{ vars.{var} }}}}", var
     assert "FUNCTION_ROLE_ARN" not in env
+
+
+# What the client API needs outside dev, and where CI takes it from (secrets: never in vars).
+CI_CLIENT_API = {
+    "AGENT_POLICY": "secrets",
+    "ICE_ALLOWED_REGIONS": "vars",
+    "CALL_QUOTA_PER_USER_PER_DAY": "vars",
+    "CLIENT_UPLOAD_BUCKET": "vars",
+    "CLIENT_UPLOAD_PREFIX": "vars",
+    "CLIENT_UPLOAD_TTL_SECONDS": "vars",
+    "STS_ENDPOINT": "vars",
+}
+
+
+def test_ci_deploy_passes_the_client_api_settings_with_s_yaml_s_defaults():
+    env = ci_env()
+    read = s_yaml_defaults()
+    for var, source in CI_CLIENT_API.items():
+        assert var in read, f"s.yaml no longer reads {var}"
+        assert var in env and env[var].startswith(f"${{{{ {source}.{var}"), (var, env.get(var))
+    # A fallback in CI (`vars.X || 'd'`) is the default s.yaml gives X: one value per variable.
+    for var, value in env.items():
+        m = re.fullmatch(r"\$\{\{ (?:vars|secrets)\.([A-Z0-9_]+) \|\| '([^']*)' \}\}", str(value))
+        if m and var in read:
+            assert m.group(1) == var and read[var] == {m.group(2)}, (var, value, read[var])
 
 
 def test_http_functions_use_anonymous_triggers_and_have_routes():
