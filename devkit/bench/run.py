@@ -34,6 +34,9 @@ REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / ".sandbox" / "bench"
 SAMPLE_HTTP = REPO / "tests" / "samples" / "fc_http_trigger_event.json"
 AK, SK = "bench-ak", "bench-sk-0123456789"
+# The agent policy of the bench: every client endpoint runs its policy checks on a real agent.
+BENCH_POLICY = {"agents": {"agent1": {"inbound_numbers": ["057100001111"], "outbound_caller_numbers": ["02100003333"],
+                                      "client_overridable": ["Greeting", "TtsConfig.VoiceId"]}}}
 RUN = """
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -62,9 +65,11 @@ class Stand:
 
         from devkit.sims.ccai import CcaiSimulator
         from devkit.sims.ice import IceSimulator
+        from devkit.sims.sts import StsSimulator
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.ice = IceSimulator({AK: SK}).start()
+        self.sts = StsSimulator({AK: SK}).start()
         self.ccai = CcaiSimulator({AK: SK}, workspace_id="bench-ws", app_id="bench-app").start()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
@@ -79,11 +84,20 @@ class Stand:
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK, "OSS_ENDPOINT": self.oss, "ARCHIVE_BUCKET": "bench-archive",
             "CALL_LOG_ALLOW_INSECURE": "true", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "CCAI_ENDPOINT": self.ccai.endpoint, "CCAI_WORKSPACE_ID": "bench-ws", "CCAI_APP_ID": "bench-app",
+            "STS_ENDPOINT": self.sts.endpoint, "AGENT_POLICY": json.dumps(BENCH_POLICY),
         }
         self.ice.add_instance("bench-instance", call_log=json.loads((REPO / "tests/samples/call_log.json").read_text()))
+        # Started by bench_user (what generateAIAgentCall records): describeAIAgentInstance answers it.
+        from shared.api import ownership
+        from shared.clients.object_store import ObjectStore
+        from shared.settings import OssSettings, load
+
+        ownership.record_instance(ObjectStore(load(OssSettings, self.env)), "bench-instance", user_id="bench_user",
+                                  ai_agent_id="agent1", via="bench")
 
     def stop(self) -> None:
         self.ice.stop()
+        self.sts.stop()
         self.ccai.stop()
         self.moto.stop()
 
@@ -140,14 +154,32 @@ def events(stand: Stand) -> dict[str, Callable[[syaml.FunctionSpec], bytes]]:
                 "data": {"role": "user", "text": "hello"}}
         return http_event("/api/v2/aiagent/callback", body, defaults.DEV_CALLBACK_TOKEN)
 
+    def fresh_user() -> str:  # a user of their own per request: a real quota claim each time, never over it
+        return "bench_" + uuid.uuid4().hex[:12]
+
+    def set_voiceprint(s: syaml.FunctionSpec) -> bytes:
+        user = fresh_user()
+        data = f"oss://bench-archive/client-uploads/{user}/webrecord_{user}_1.wav"
+        return http_event(s.routes[0].path, {"user_id": user, "voiceprint_id": f"voiceprint_{user}_1",
+                                             "input": json.dumps({"Type": "oss", "Data": data, "Format": "wav"})},
+                          token)
+
     return {
-        "get_rtc_auth_token": lambda s: http_event(s.routes[0].path, {"user_id": "bench_user"}, token),
+        "get_rtc_auth_token": lambda s: http_event(s.routes[0].path, {"user_id": fresh_user()}, token),
         "generate_message_chat_token": lambda s: http_event(s.routes[0].path, {"user_id": "bench_user",
                                                                                 "ai_agent_id": "agent1"}, token),
         "describe_ai_agent_instance": lambda s: http_event(s.routes[0].path, {
             "user_id": "bench_user", "ai_agent_instance_id": "bench-instance"}, token),
-        "generate_ai_agent_call": lambda s: http_event(s.routes[0].path, {"user_id": "bench_user",
+        "generate_ai_agent_call": lambda s: http_event(s.routes[0].path, {"user_id": fresh_user(),
                                                                            "ai_agent_id": "agent1"}, token),
+        "describe_ai_agent": lambda s: http_event(s.routes[0].path, {"user_id": "bench_user", "ai_agent_id": "agent1"},
+                                                  token),
+        "start_ai_agent_outbound_call": lambda s: http_event(s.routes[0].path, {
+            "user_id": fresh_user(), "ai_agent_id": "agent1", "called_number": "13800001111"}, token),
+        "get_oss_config": lambda s: http_event(s.routes[0].path, {"user_id": fresh_user()}, token),
+        "set_ai_agent_voiceprint": set_voiceprint,
+        "clear_ai_agent_voiceprint": lambda s: http_event(s.routes[0].path, {
+            "user_id": "bench_user", "voiceprint_id": "voiceprint_bench_user_1"}, token),
         "ingest_callback": callback,
         "archive_call_log": lambda s: stand.stop_event(),
         "analyze_conversation": lambda s: stand.call_log_event(),
@@ -196,8 +228,10 @@ def warm(spec: syaml.FunctionSpec, make_event: Callable[[], bytes], n: int, env:
             times = []
             for ev in evs[1:]:
                 start = time.perf_counter()
-                handler(ev, ctx)
+                out = handler(ev, ctx)
                 times.append(time.perf_counter() - start)
+                if spec.routes and out.get("statusCode") != 200:  # measure the real path, never an error
+                    raise SystemExit(f"bench: {spec.key} answered {out.get('statusCode')}: {out.get('body', '')[:300]}")
         finally:
             log_handler.setStream(old)
     times.sort()

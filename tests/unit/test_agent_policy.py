@@ -140,7 +140,10 @@ def test_the_shipped_example_parses():
     assert set(p.agents) == {"voice-agent-0001", "avatar-agent-0002"}
     assert dict(p.workflow_agents) == {"VoiceChat": "voice-agent-0001", "AvatarChat3D": "avatar-agent-0002"}
     voice = p.agents["voice-agent-0001"]
-    assert voice.client_overridable == ("Greeting", "TtsConfig.VoiceId", "VoiceprintConfig")
+    assert voice.client_overridable[:3] == ("Greeting", "TtsConfig.VoiceId", "VoiceprintConfig")
+    # The Web kit's default AgentConfig keys are listed, so its demo works with the example.
+    assert {"EnablePushToTalk", "AsrConfig.VadLevel", "TurnDetectionConfig.Mode"} <= set(voice.client_overridable)
+    assert "LlmConfig" not in voice.client_overridable  # the system prompt stays the operator's
     assert voice.inbound_numbers and voice.outbound_caller_numbers and voice.recording == "audio"
 
 

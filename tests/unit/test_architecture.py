@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / "shared"
 ROOT_MODULES = {p.stem for p in SHARED.glob("*.py")} - {"__init__"}
-CAPABILITIES = ("api", "archive", "analysis")
+CAPABILITIES = ("api", "archive", "analysis", "privacy")
 
 # package -> modules it may import although a prefix below forbids them
 ALLOWED = {"shared.api": ("shared.archive.layout",)}
@@ -31,6 +31,9 @@ FORBIDDEN = {
     "shared.archive": ("shared.analysis", "shared.api", "shared.oss_trigger", "shared.destination", "devkit", "tests"),
     "shared.api": ("shared.archive", "shared.analysis", "shared.oss_trigger", "shared.destination", "devkit", "tests"),
     "shared.analysis": ("shared.api", "shared.http", "shared.oss_trigger", "shared.destination", "devkit", "tests"),
+    # privacy: pure rules (redaction), usable by any capability; it imports none of them.
+    "shared.privacy": ("shared.api", "shared.archive", "shared.analysis", "shared.clients", "shared.http",
+                       "shared.oss_trigger", "shared.destination", "devkit", "tests"),
     "shared": tuple(f"shared.{c}" for c in CAPABILITIES) + ("devkit", "tests"),  # the root modules
     "functions": ("devkit", "tests", "functions"),
 }
