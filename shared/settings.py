@@ -5,7 +5,6 @@ Field names are the environment variable names, so every error names the variabl
 Values of secret fields are registered with `shared.log` so they are scrubbed from
 every log line, and never appear in an error message.
 """
-from __future__ import annotations
 
 import hashlib
 import os
@@ -16,9 +15,29 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from shared.errors import ConfigurationError
 
+
+def _without_pydantic_plugins() -> None:
+    """This bundle uses no pydantic plugin. pydantic looks for them (entry points) when it builds
+    its first validator: importing importlib.metadata and scanning every installed distribution
+    costs 20-30 ms of each cold start. With PYDANTIC_DISABLE_PLUGINS unset or "__all__" (pydantic's
+    own switch, set here), its plugin loader is replaced by one that finds none, before it is
+    first imported (docs/decisions.md "No pydantic plugin discovery at cold start")."""
+    import sys
+    import types
+
+    if os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__") != "__all__":
+        return  # the operator names plugins to disable: let pydantic discover the rest
+    if "pydantic.plugin._loader" not in sys.modules:
+        loader = types.ModuleType("pydantic.plugin._loader")
+        loader.get_plugins = lambda: ()  # type: ignore[attr-defined]
+        sys.modules["pydantic.plugin._loader"] = loader
+
+
+_without_pydantic_plugins()
+
 S = TypeVar("S", bound="EnvSettings")
 
-_cache: dict[type, EnvSettings] = {}
+_cache: "dict[type, EnvSettings]" = {}
 
 
 class EnvSettings(BaseModel):
@@ -153,7 +172,7 @@ class CoreSettings(HttpSettings):
         return v
 
     @model_validator(mode="after")
-    def _mode_is_complete(self) -> CoreSettings:
+    def _mode_is_complete(self) -> "CoreSettings":
         if self.AUTH_MODE == "jwt" and self.AUTH_JWT_SECRET is None:
             raise ValueError("AUTH_JWT_SECRET is required when AUTH_MODE=jwt")
         if self.AUTH_MODE == "static" and not self.AUTH_STATIC_TOKENS:
@@ -241,7 +260,7 @@ class IceSettings(EnvSettings):
         return DEFAULT_ICE_REGIONS + tuple(r for r in self.ICE_EXTRA_REGIONS if r not in DEFAULT_ICE_REGIONS)
 
     @model_validator(mode="after")
-    def _default_region_known(self) -> IceSettings:
+    def _default_region_known(self) -> "IceSettings":
         if self.ICE_REGION not in self.regions:
             raise ValueError(f"ICE_REGION must be one of {', '.join(self.regions)} (extend with ICE_EXTRA_REGIONS)")
         return self
@@ -274,7 +293,7 @@ class OssSettings(EnvSettings):
         return _url(v, "https://s3.oss-cn-shanghai-internal.aliyuncs.com")
 
     @model_validator(mode="after")
-    def _credentials_present(self) -> OssSettings:
+    def _credentials_present(self) -> "OssSettings":
         if (self.OSS_ACCESS_KEY_ID is None) != (self.OSS_ACCESS_KEY_SECRET is None):
             raise ValueError("OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET must be set together")
         if self.OSS_ACCESS_KEY_ID is None and (self.ALIBABA_CLOUD_ACCESS_KEY_ID is None
@@ -325,7 +344,7 @@ class CcaiSettings(EnvSettings):
         return url
 
     @model_validator(mode="after")
-    def _ids_present(self) -> CcaiSettings:
+    def _ids_present(self) -> "CcaiSettings":
         missing = [n for n in ("CCAI_WORKSPACE_ID", "CCAI_APP_ID") if getattr(self, n) is None]
         if missing:
             raise ValueError(f"{' and '.join(missing)} required (the CCAI workspace and app to analyse with)")
@@ -357,7 +376,7 @@ class CallbackSettings(HttpSettings):
         return v
 
     @model_validator(mode="after")
-    def _no_dev_token_outside_dev(self) -> CallbackSettings:
+    def _no_dev_token_outside_dev(self) -> "CallbackSettings":
         if self.STAGE != "dev" and any(is_dev_secret(t.get_secret_value()) for t in self.CALLBACK_TOKEN):
             raise ValueError(f"CALLBACK_TOKEN contains the public development token of devkit/defaults.py, "
                              f"refused when STAGE={self.STAGE}")
@@ -394,7 +413,7 @@ class ArchiveSettings(EnvSettings):
         return v
 
     @model_validator(mode="after")
-    def _insecure_only_in_dev(self) -> ArchiveSettings:
+    def _insecure_only_in_dev(self) -> "ArchiveSettings":
         if self.CALL_LOG_ALLOW_INSECURE and self.STAGE != "dev":
             raise ValueError(f"CALL_LOG_ALLOW_INSECURE is refused when STAGE={self.STAGE} (development only)")
         return self
@@ -443,7 +462,7 @@ class ClientUploadSettings(EnvSettings):
     CLIENT_UPLOAD_TTL_SECONDS: int = Field(default=900, ge=900, le=3600)
 
     @model_validator(mode="after")
-    def _complete(self) -> ClientUploadSettings:
+    def _complete(self) -> "ClientUploadSettings":
         if self.bucket is None:
             raise ValueError("CLIENT_UPLOAD_BUCKET (or ARCHIVE_BUCKET, its default) must be set")
         return self
@@ -484,7 +503,7 @@ class AgentPolicySettings(EnvSettings):
         return v
 
     @model_validator(mode="after")
-    def _one_source(self) -> AgentPolicySettings:
+    def _one_source(self) -> "AgentPolicySettings":
         if self.AGENT_POLICY is not None and self.AGENT_POLICY_FILE is not None:
             raise ValueError("AGENT_POLICY and AGENT_POLICY_FILE are both set: set only one of them")
         return self

@@ -6,7 +6,6 @@ Unknown fields are ignored (client kits send extras such as `session_id`).
 Every model marks the field naming its user with `BOUND_USER`: `shared.http.endpoint`
 then requires it to be the token's subject, whatever the field is called.
 """
-from __future__ import annotations
 
 from typing import Annotated, Literal
 
@@ -22,7 +21,8 @@ ChannelId = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-
 class ApiRequest(BindsUser, BaseModel):
     """Base of the client API's request models (strict, frozen, extra fields ignored)."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, hide_input_in_errors=True)
+    # defer_build: a function validates one request model; the others' schemas are never built.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, hide_input_in_errors=True, defer_build=True)
 
 
 class GetRtcAuthTokenRequest(ApiRequest):

@@ -217,8 +217,10 @@ class ObjectStore:
         self.backoff_base = backoff_base
         self._signing_keys: dict[str, bytes] = {}
         self._owns_client = client is None
+        from shared.clients import tls
+
         self._client = client if client is not None else httpx.Client(
-            timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
+            timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout), verify=tls.context(),
             trust_env=False,  # no proxies or .netrc credentials from the environment
             follow_redirects=False,
         )

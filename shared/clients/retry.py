@@ -27,7 +27,9 @@ def http_client(connect_timeout: float, read_timeout: float) -> Any:
     httpx is imported here, so functions that call no upstream never pay for it."""
     import httpx
 
-    return httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+    from shared.clients import tls
+
+    return httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout), verify=tls.context(),
                         limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60), trust_env=False)
 
 

@@ -80,7 +80,9 @@ def fetch_json(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int, time
     import httpx
 
     own = http is None
-    client = http or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+    from shared.clients import tls
+
+    client = http or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls.context())
     try:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allowed_hosts, allow_insecure=allow_insecure)
