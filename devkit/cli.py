@@ -84,6 +84,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return replay.main(args)
 
 
+def _cmd_redact(args: argparse.Namespace) -> int:
+    from devkit.ops import redact
+
+    return redact.main(args, sys.stdin, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aiagent", description="AICall AppServer tooling")
     sub = p.add_subparsers(dest="command", required=True)
@@ -147,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--url", help="use a running `aiagent dev` sandbox's object store and upstreams")
     rp.add_argument("--report", help="also write the final report as JSON to this file")
     rp.set_defaults(func=_cmd_replay)
+
+    rd = sub.add_parser("redact", help="replace personal data (ID, bank card, mobile and landline numbers, "
+                                       "e-mail; typed or spoken) in each line of standard input")
+    rd.add_argument("--json", action="store_true",
+                    help='one JSON object a line: {"text": <redacted>, "findings": [{"kind", "start", "end"}]}')
+    rd.set_defaults(func=_cmd_redact)
 
     sm = sub.add_parser("smoke", help="after a deploy: check every function of a stage (HTTP URLs, FC invoke)")
     sm.add_argument("--stage", required=True, choices=["dev", "staging", "prod"])

@@ -426,6 +426,16 @@ class QuotaSettings(EnvSettings):
     CALL_QUOTA_PER_USER_PER_DAY: int = Field(default=100, ge=0, le=100_000)
 
 
+class RedactionSettings(EnvSettings):
+    """Where personal data in transcripts is masked (shared/privacy/redact.py; README "Privacy")."""
+
+    # off: as received. analysis: CCAI gets redacted text, the archive keeps the raw transcript.
+    # archive: the stored call log and the analysis (input and output) are redacted too.
+    REDACTION_MODE: Literal["off", "analysis", "archive"] = "off"
+    # archive mode: keep the raw call log under raw/ (no function reads it; its own retention).
+    REDACTION_KEEP_RAW: bool = False
+
+
 class StsSettings(EnvSettings):
     """Where and how to call STS AssumeRole (getOssConfig; docs/protocols.md#signing-alibaba-cloud-requests)."""
 

@@ -105,7 +105,7 @@ def call_log_keys(store: Any, since: date, until: date) -> list[str]:
 
 
 def reanalyze(store: Any, client: Any, settings: Any, keys: list[str], profile: Any, concurrency: int,
-              progress: Callable[[Report], None] | None = None) -> Report:
+              progress: Callable[[Report], None] | None = None, redaction: str = "off") -> Report:
     """Analyse every key with `profile` (skipping what is current); the report."""
     from shared.analysis import workflow as analyze_workflow
 
@@ -119,7 +119,8 @@ def reanalyze(store: Any, client: Any, settings: Any, keys: list[str], profile: 
             return
         try:
             outcome = analyze_workflow.analyze_call(store, client, settings, key, profile=profile,
-                                            deadline=time.monotonic() + DEADLINE_SECONDS)
+                                                    deadline=time.monotonic() + DEADLINE_SECONDS,
+                                                    redaction=redaction)
             status, reason = outcome.status, outcome.reason
         except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
             status, reason = "failed", f"{type(exc).__name__}: {str(exc)[:200]}"
@@ -162,7 +163,7 @@ def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr,
     from shared.analysis import profile as profiles
     from shared.clients import ccai, object_store
     from shared.errors import ConfigurationError
-    from shared.settings import CcaiSettings, CloudCredentials, OssSettings, load
+    from shared.settings import CcaiSettings, CloudCredentials, OssSettings, RedactionSettings, load
 
     since = _day(args.since, "--since")
     until = _day(args.until, "--until") if args.until else datetime.now(timezone.utc).date()
@@ -188,6 +189,7 @@ def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr,
         oss = load(OssSettings, environ)
         settings = load(CcaiSettings, environ)
         credentials = load(CloudCredentials, environ)
+        redaction = load(RedactionSettings, environ).REDACTION_MODE
     except ConfigurationError as exc:
         err.write(f"error: {exc.message}\n")
         return 2
@@ -197,7 +199,7 @@ def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr,
     err.write(f"reanalyze {len(keys)} call(s) from {since} to {until} with profile {profile.name} "
               f"v{profile.version} ({profile.digest[:12]}), concurrency {args.concurrency}\n")
     bar = Progress(len(keys), err)
-    report = reanalyze(store, client, settings, keys, profile, args.concurrency, bar.show)
+    report = reanalyze(store, client, settings, keys, profile, args.concurrency, bar.show, redaction=redaction)
     bar.show(report, final=True)
     summary = report.as_dict()
     out.write(f"done {report.done} (empty {report.empty}), skipped {report.skipped}, failed {report.failed} "

@@ -83,9 +83,17 @@ class Runner:
     """Runs one Job through the step's own code, retrying where the step asks to."""
 
     def __init__(self, stage: str, store: Any, environ: MutableMapping[str, str], *, retry_delay: float = 1.0) -> None:
-        from shared.settings import ArchiveSettings, CcaiSettings, CloudCredentials, IceSettings, load
+        from shared.settings import (
+            ArchiveSettings,
+            CcaiSettings,
+            CloudCredentials,
+            IceSettings,
+            RedactionSettings,
+            load,
+        )
 
         self.stage, self.store, self.retry_delay = stage, store, retry_delay
+        self.privacy = load(RedactionSettings, environ)  # the same REDACTION_MODE as the functions
         credentials = load(CloudCredentials, environ)
         if stage == "archive":
             from shared.clients import ice
@@ -107,13 +115,16 @@ class Runner:
             from shared.archive.call_log import validate_call_log
 
             return archive_workflow.archive_call(self.store, self.client, self.settings, job.source_key,
-                                                 validate=validate_call_log, deadline=deadline)
+                                                 validate=validate_call_log, deadline=deadline,
+                                                 redaction=self.privacy.REDACTION_MODE,
+                                                 keep_raw=self.privacy.REDACTION_KEEP_RAW)
         from shared.analysis import profile as profiles
         from shared.analysis import workflow as analyze_workflow
 
         profile = profiles.load_profile(job.profile or self.settings.ANALYSIS_PROFILE)
         return analyze_workflow.analyze_call(self.store, self.client, self.settings, job.source_key,
-                                             profile=profile, deadline=deadline)
+                                             profile=profile, deadline=deadline,
+                                             redaction=self.privacy.REDACTION_MODE)
 
     def run(self, job: Job) -> tuple[str, str | None, str | None]:
         """(status, result key, reason): status is done, failed or skipped."""

@@ -5,9 +5,9 @@ from shared.analysis import profile, workflow
 from shared.clients import ccai, object_store
 from shared.errors import ConfigurationError
 from shared.oss_trigger import oss_triggered
-from shared.settings import CcaiSettings, CloudCredentials, OssSettings, load
+from shared.settings import CcaiSettings, CloudCredentials, OssSettings, RedactionSettings, load
 
-SETTINGS = (OssSettings, CloudCredentials, CcaiSettings)
+SETTINGS = (OssSettings, CloudCredentials, CcaiSettings, RedactionSettings)
 
 
 def _profile_loads() -> None:
@@ -25,4 +25,5 @@ def handler(record, context):
     deadline = time.monotonic() + max(1.0, timeout * 0.85)
     return workflow.analyze_call(object_store.get_store(), ccai.get_client(), settings, record.key,
                                  profile=profile.load_profile(settings.ANALYSIS_PROFILE),
-                                 source_etag=record.etag, deadline=deadline)
+                                 source_etag=record.etag, deadline=deadline,
+                                 redaction=load(RedactionSettings).REDACTION_MODE)

@@ -67,8 +67,10 @@ def _dialog(doc: Any) -> Any:
 
 
 def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_key: str, *, profile: profiles.Profile,
-                 source_etag: str | None = None, deadline: float | None = None) -> Outcome:
-    """Analyse the archived call at `source_key` with `profile` (see the module doc)."""
+                 source_etag: str | None = None, deadline: float | None = None, redaction: str = "off") -> Outcome:
+    """Analyse the archived call at `source_key` with `profile` (see the module doc). With
+    `redaction` "analysis" or "archive", CCAI receives redacted text; with "archive" the stored
+    result is redacted too (CCAI may quote what it read)."""
     started, t0 = utcnow(), time.perf_counter()
     try:
         ref = layout.parse_call_log_key(source_key)
@@ -98,7 +100,7 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
     extra: dict[str, Any] = {"profile": profile.provenance(), "ccai_request_id": None, "http_status": None}
     try:
         return _analyze(store, client, settings, ref, source_key, raw, info, target, unit, profile=profile,
-                        deadline=deadline, started=started, t0=t0, read_ms=read_ms)
+                        deadline=deadline, started=started, t0=t0, read_ms=read_ms, redaction=redaction)
     except StorageError:
         raise  # the store is down: nothing can be recorded; FC retries
     except GiveUp as exc:
@@ -122,7 +124,7 @@ def _done(store: Store, target: str, profile: profiles.Profile) -> str | None:
 
 def _analyze(store: Store, client: CcaiApi, settings: CcaiSettings, ref: layout.CallLogKey, source_key: str,
              raw: bytes, info: Any, target: str, unit: Unit, *, profile: profiles.Profile, deadline: float | None,
-             started: str, t0: float, read_ms: float) -> Outcome:
+             started: str, t0: float, read_ms: float, redaction: str = "off") -> Outcome:
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError):
@@ -131,6 +133,11 @@ def _analyze(store: Store, client: CcaiApi, settings: CcaiSettings, ref: layout.
     if turns is None:
         raise GiveUp("CallLogInvalid", "the archived call log is not JSON with a dialog list")
     items = dialog.sentences(d for d in turns if isinstance(d, dict))
+    findings: dict[str, int] = {}
+    if redaction in ("analysis", "archive"):  # what CCAI reads carries no personal data
+        from shared.privacy.transcripts import redact_turns
+
+        items, findings = redact_turns(items)
     session_id = (doc.get("session_id") if isinstance(doc.get("session_id"), str) else None) or ref.instance_id
     plan = dialog.plan(items, settings.ANALYSIS_MAX_REQUEST_CHARS, settings.ANALYSIS_LONG_DIALOG_POLICY)
 
@@ -148,6 +155,11 @@ def _analyze(store: Store, client: CcaiApi, settings: CcaiSettings, ref: layout.
             ccai_ms += answer.upstream_ms
 
     result = results.merge(answers, plan) if answers else None
+    if result is not None and redaction == "archive":  # CCAI may quote the dialog back
+        from shared.privacy.transcripts import redact_strings
+
+        result, quoted = redact_strings(result)
+        findings = {k: findings.get(k, 0) + quoted.get(k, 0) for k in {*findings, *quoted}}
     status = "analysed" if answers else "empty"
     out: dict[str, Any] = {
         "schema": SCHEMA,
@@ -163,6 +175,7 @@ def _analyze(store: Store, client: CcaiApi, settings: CcaiSettings, ref: layout.
                  "requests": len(answers), "attempts": attempts, "stream_events": events},
         "dialog": {"turns": len(turns), "sentences": len(items), "chars": plan.total_chars},
         "long_dialog": plan.record(),
+        "redaction": {"mode": redaction, "findings": findings},
         "usage": result["usage"] if result else None,
         "result": ({k: v for k, v in result.items() if k != "usage"} if result else None),
         "reason": None if answers else "the dialog has no sentence with text: nothing to analyse",

@@ -12,6 +12,8 @@ date partitions, dates in UTC)::
     failed/resolved/<step>/dt=YYYY-MM-DD/<instanceId>-<digest>.json        dead letters whose work later succeeded
     failed/invocations/dt=YYYY-MM-DD/<function>-<requestId|digest>.json    FC's failure destination records
     recordings/...                                                          ICE audio; never triggers
+    raw/call-logs/dt=YYYY-MM-DD/<instanceId>.json                           the raw call log (REDACTION_MODE=archive,
+                                                                            REDACTION_KEEP_RAW=true); never triggers
     state/owners/<instanceId>.json                                          who started an agent instance
     state/channels/<channelId>.json                                         whose ARTC channel it is
     state/voiceprints/<voiceprintId>.json                                   whose voiceprint id it is
@@ -54,7 +56,10 @@ CHANNELS = STATE + "channels/"
 VOICEPRINTS = STATE + "voiceprints/"
 QUOTA = STATE + "quota/"
 
-ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS, STATE)
+# The raw call log when the archive keeps only redacted text (REDACTION_MODE=archive).
+RAW = "raw/"
+
+ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS, STATE, RAW)
 
 STOP_EVENT = "agent_stop"
 UNKNOWN_EVENT = "unknown"
@@ -86,7 +91,7 @@ TRIGGERS: dict[str, KeyFilter] = {
 # prefix one of its own triggers listens to (tests/unit/test_archive_keys.py checks).
 WRITES: dict[str, tuple[str, ...]] = {
     "ingest_callback": (CALLBACKS,),
-    "archive_call_log": (CALL_LOGS, FAILED),
+    "archive_call_log": (CALL_LOGS, FAILED, RAW),
     "analyze_conversation": (ANALYSES, FAILED),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
     "get_rtc_auth_token": (CHANNELS, QUOTA),
@@ -324,6 +329,12 @@ def callback_key(instance_id: str, event_type: str, timestamp_str: str, event_ob
 def call_log_key(dt: str | date, instance_id: str) -> str:
     """`call-logs/dt=<dt>/<instanceId>.json`; `dt` is taken from the agent_stop callback key."""
     return f"{date_prefix(CALL_LOGS, dt)}{validate_instance_id(instance_id)}{JSON_SUFFIX}"
+
+
+def raw_call_log_key(dt: str | date, instance_id: str) -> str:
+    """`raw/call-logs/dt=<dt>/<instanceId>.json`: the raw call log of an archive that keeps only
+    redacted text (REDACTION_MODE=archive with REDACTION_KEEP_RAW)."""
+    return RAW + call_log_key(dt, instance_id)
 
 
 def analysis_key(dt: str | date, instance_id: str, profile: str) -> str:

@@ -147,6 +147,19 @@ def recordings_index(store: Store, dt: str, instance_id: str, *, allowed_hosts: 
     return out, rejected
 
 
+def _redact_call_log(store: Store, call_log: Any, raw_key: str, keep_raw: bool) -> dict[str, Any]:
+    """The call log with its dialog's texts redacted (key `call_log`), with what was found (counts
+    per kind) and where the raw copy went. The raw copy is written first, if absent, so a redacted
+    archive never exists without it when it is to be kept."""
+    if keep_raw:
+        store.put(raw_key, json.dumps(call_log, ensure_ascii=False).encode(), if_absent=True)
+    from shared.privacy.transcripts import redact_turns
+
+    dialog, findings = redact_turns(call_log.get("dialog") if isinstance(call_log, dict) else None)
+    redacted = {**call_log, "dialog": dialog} if isinstance(call_log, dict) else call_log
+    return {"call_log": redacted, "mode": "archive", "findings": findings, "raw_key": raw_key if keep_raw else None}
+
+
 def archive_call(
     store: Store,
     ice_client: IceApi,
@@ -156,8 +169,12 @@ def archive_call(
     validate: Callable[[Any], Any],
     fetch: Callable[..., Any] = safe_fetch.fetch_json,
     deadline: float | None = None,
+    redaction: str = "off",
+    keep_raw: bool = False,
 ) -> Outcome:
-    """Archive the call whose agent_stop event was stored at `source_key`."""
+    """Archive the call whose agent_stop event was stored at `source_key`. With
+    `redaction="archive"` the stored dialog's texts are redacted (the raw call log is kept under
+    raw/ when `keep_raw`, written before the redacted one)."""
     try:
         ref = layout.parse_callback_key(source_key)
     except ValueError:
@@ -172,7 +189,7 @@ def archive_call(
 
     try:
         return _archive(store, ice_client, settings, ref, target, unit, validate=validate, fetch=fetch,
-                        deadline=deadline)
+                        deadline=deadline, redaction=redaction, keep_raw=keep_raw)
     except StorageError:
         raise  # the store is down: nothing can be recorded; FC retries
     except GiveUp as exc:
@@ -199,7 +216,7 @@ def archive_call(
 
 def _archive(store: Store, ice_client: IceApi, settings: ArchiveSettings, ref: layout.CallbackKey, target: str,
              unit: Unit, *, validate: Callable[[Any], Any], fetch: Callable[..., Any],
-             deadline: float | None) -> Outcome:
+             deadline: float | None, redaction: str, keep_raw: bool) -> Outcome:
     try:
         raw = store.get(ref.key)[0]
     except ObjectNotFound:
@@ -220,6 +237,10 @@ def _archive(store: Store, ice_client: IceApi, settings: ArchiveSettings, ref: l
     raw_log = fetch(url, allowed_hosts=settings.CALL_LOG_ALLOWED_HOSTS, max_bytes=settings.CALL_LOG_MAX_BYTES,
                     timeout=settings.CALL_LOG_TIMEOUT_SECONDS, allow_insecure=settings.CALL_LOG_ALLOW_INSECURE)
     call_log = validate(raw_log)
+    redacted: dict[str, Any] | None = None
+    if redaction == "archive":
+        redacted = _redact_call_log(store, call_log, layout.raw_call_log_key(ref.dt, ref.instance_id), keep_raw)
+        call_log = redacted.pop("call_log")
     recordings, rejected = recordings_index(store, ref.dt, ref.instance_id,
                                             allowed_hosts=settings.CALL_LOG_ALLOWED_HOSTS)
     doc = {
@@ -238,6 +259,7 @@ def _archive(store: Store, ice_client: IceApi, settings: ArchiveSettings, ref: l
         "recordings_rejected": rejected,
         "stop_event_claims": {"ai_agent_id": stop.get("aiAgentId"), "user_data": stop.get("userData")},
         "source": {"stop_event_key": ref.key, "call_log_host": urlsplit(str(url)).hostname},
+        "redaction": redacted or {"mode": redaction},
         "archived_at": utcnow(),
     }
     result = store.put(target, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)

@@ -354,3 +354,32 @@ def test_no_dead_letter_when_a_duplicate_trigger_analysed_it_meanwhile(store):
     assert run(store, AnalysedMeanwhile(), etag=etag) == Outcome("already_analysed", TARGET)
     assert dead_letters(store) == [] and store.keys(layout.RESOLVED) == []
     assert store.keys("failed/") == []
+
+
+# --- REDACTION_MODE ---------------------------------------------------------------------------
+
+PII_DIALOG = [{"id": 1, "begin": 1.0, "role": "user", "text": "我的手机是幺三八零零幺三八零零零"},
+              {"id": 2, "begin": 2.0, "role": "agent", "text": "好的，已记录 13800138000"}]
+
+
+@pytest.mark.parametrize("mode, stored_redacted", [("analysis", False), ("archive", True)])
+def test_ccai_reads_redacted_text_and_the_archive_mode_redacts_the_result(store, mode, stored_redacted):
+    from shared.analysis.workflow import analyze_call
+
+    etag = archive(store, dialog=PII_DIALOG)
+    quoting = FakeCcai(ccai_answer('{"summary": "用户手机 13800138000"}'))
+    out = analyze_call(store, quoting, settings(), SOURCE, profile=PROFILE, source_etag=etag, redaction=mode)
+    assert out.status == "analysed"
+    sent = json.dumps(quoting.bodies, ensure_ascii=False)
+    assert "13800138000" not in sent and "幺三八" not in sent and "[手机号]" in sent
+    doc = store.json(TARGET)
+    assert doc["redaction"]["mode"] == mode and doc["redaction"]["findings"]["mobile"] >= 2
+    assert ("13800138000" in json.dumps(doc["result"], ensure_ascii=False)) is not stored_redacted
+
+
+def test_redaction_off_sends_the_transcript_as_it_is(store):
+    etag = archive(store, dialog=PII_DIALOG)
+    ccai = FakeCcai()
+    assert run(store, ccai, etag=etag).status == "analysed"
+    assert "13800138000" in json.dumps(ccai.bodies, ensure_ascii=False)
+    assert store.json(TARGET)["redaction"] == {"mode": "off", "findings": {}}

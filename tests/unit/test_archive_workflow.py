@@ -505,3 +505,20 @@ def test_a_store_that_refuses_delete_marks_the_letter_resolved_in_place(store, i
     assert store.json(key)["resolved_by"] == TARGET  # kept, but marked
     unit = Unit("archive", DT, INST, stop_key)
     assert list(dl.open_letters(store, unit)) == []
+
+
+# --- REDACTION_MODE=archive -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("keep_raw", [False, True])
+def test_archive_mode_stores_redacted_text_and_the_raw_copy_only_when_asked(store, ice, stop_key, keep_raw):
+    pii = {**CALL_LOG, "dialog": [{"id": 1, "begin": 1.0, "role": "user", "text": "身份证 11010519900307777X"}]}
+    out = archive_call(store, ice, settings(), stop_key, validate=validate_call_log, fetch=FakeFetch(pii),
+                       deadline=1.0, redaction="archive", keep_raw=keep_raw)
+    assert out == Outcome("archived", TARGET)
+    doc = store.json(TARGET)
+    assert doc["call_log"]["dialog"][0]["text"] == "身份证 [身份证号]"
+    assert "11010519900307777X" not in json.dumps(doc, ensure_ascii=False)
+    raw_key = layout.raw_call_log_key(DT, INST)
+    assert doc["redaction"] == {"mode": "archive", "findings": {"id_card": 1}, "raw_key": raw_key if keep_raw else None}
+    assert (store.json(raw_key)["dialog"][0]["text"] == pii["dialog"][0]["text"]) if keep_raw \
+        else raw_key not in store.objects
