@@ -90,6 +90,12 @@ def _cmd_redact(args: argparse.Namespace) -> int:
     return redact.main(args, sys.stdin, sys.stdout)
 
 
+def _cmd_erase(args: argparse.Namespace) -> int:
+    from devkit.ops import erase
+
+    return erase.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aiagent", description="AICall AppServer tooling")
     sub = p.add_subparsers(dest="command", required=True)
@@ -159,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--json", action="store_true",
                     help='one JSON object a line: {"text": <redacted>, "findings": [{"kind", "start", "end"}]}')
     rd.set_defaults(func=_cmd_redact)
+
+    er = sub.add_parser("erase", help="delete everything the archive holds for calls or a person (receipt "
+                                      "under erasures/; idempotent)")
+    who = er.add_mutually_exclusive_group(required=True)
+    who.add_argument("--instance", nargs="+", help="agent instance ids to erase")
+    who.add_argument("--user", help="a user id: every call they started, and their own records")
+    er.add_argument("--since", help="first day searched, YYYY-MM-DD (default: 400 days before --until)")
+    er.add_argument("--until", help="last day searched, YYYY-MM-DD (default: today, UTC)")
+    er.add_argument("--dry-run", action="store_true", help="list what would be deleted; change nothing")
+    er.add_argument("--by", help="who asked, for the receipt (default: the OS user)")
+    er.add_argument("--url", help="use a running `aiagent dev` sandbox's object store")
+    er.set_defaults(func=_cmd_erase)
 
     sm = sub.add_parser("smoke", help="after a deploy: check every function of a stage (HTTP URLs, FC invoke)")
     sm.add_argument("--stage", required=True, choices=["dev", "staging", "prod"])

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from shared.analysis import dialog, results
 from shared.analysis import profile as profiles
-from shared.archive import layout
+from shared.archive import erasure, layout
 from shared.archive.dead_letters import Failure, GiveUp, Unit, finish, safe_message, settle, unexpected, utcnow
 from shared.clients.ccai import CcaiFailure
 from shared.clients.object_store import ObjectNotFound
@@ -77,6 +77,8 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
     except ValueError:
         return Outcome("skipped", reason="not a call-logs/ key")
     target = layout.analysis_key(ref.dt, ref.instance_id, profile.name)
+    if erasure.is_erased(store, ref.instance_id):
+        return Outcome("skipped", reason="the call was erased")
 
     def unit_of(etag: str | None) -> Unit:
         return Unit(STEP, ref.dt, ref.instance_id, source_key,

@@ -14,6 +14,8 @@ date partitions, dates in UTC)::
     recordings/...                                                          ICE audio; never triggers
     raw/call-logs/dt=YYYY-MM-DD/<instanceId>.json                           the raw call log (REDACTION_MODE=archive,
                                                                             REDACTION_KEEP_RAW=true); never triggers
+    erasures/instances/<instanceId>.json                                    an erased call: nothing more written
+    erasures/receipts/dt=YYYY-MM-DD/<time>-<digest>.json                    what an erasure deleted (counts only)
     state/owners/<instanceId>.json                                          who started an agent instance
     state/channels/<channelId>.json                                         whose ARTC channel it is
     state/voiceprints/<voiceprintId>.json                                   whose voiceprint id it is
@@ -59,7 +61,11 @@ QUOTA = STATE + "quota/"
 # The raw call log when the archive keeps only redacted text (REDACTION_MODE=archive).
 RAW = "raw/"
 
-ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS, STATE, RAW)
+# Erasures on request (aiagent erase): a marker per erased call, and receipts.
+ERASURES = "erasures/"
+ERASED_INSTANCES = ERASURES + "instances/"
+
+ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS, STATE, RAW, ERASURES)
 
 STOP_EVENT = "agent_stop"
 UNKNOWN_EVENT = "unknown"
@@ -105,9 +111,9 @@ WRITES: dict[str, tuple[str, ...]] = {
 # With WRITES, what template.yaml's role of each function may touch in the bucket
 # (tests/unit/test_deploy_consistency.py checks the roles against both).
 READS: dict[str, tuple[str, ...]] = {
-    "ingest_callback": (CALLBACKS,),
-    "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED),
-    "analyze_conversation": (CALL_LOGS, ANALYSES, FAILED),
+    "ingest_callback": (CALLBACKS, ERASED_INSTANCES),
+    "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED, ERASED_INSTANCES),
+    "analyze_conversation": (CALL_LOGS, ANALYSES, FAILED, ERASED_INSTANCES),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
     "get_rtc_auth_token": (CHANNELS, QUOTA),
     "describe_ai_agent_instance": (OWNERS,),
@@ -128,9 +134,11 @@ LISTS: dict[str, tuple[str, ...]] = {
 }
 
 # Function name -> every prefix it deletes under (the steps: retry counters and resolved dead
-# letters; the call-starting functions: a quota slot given back when ICE refused the start).
+# letters; the archive step: callbacks of an erased call; the call-starting functions: a quota
+# slot given back when ICE refused the start).
 DELETES: dict[str, tuple[str, ...]] = {
-    "archive_call_log": (FAILED,),
+    # archive: also the callbacks of an erased call that landed while its erasure ran
+    "archive_call_log": (FAILED, CALLBACKS),
     "analyze_conversation": (FAILED,),
     "generate_ai_agent_call": (QUOTA,),
     "start_ai_agent_outbound_call": (QUOTA,),
@@ -366,6 +374,20 @@ def resolved_key(failed: str) -> str:
     """`failed/resolved/<step>/dt=.../<name>` for the dead letter at `failed` (a `failed_key`)."""
     ref = parse_failed_key(failed)
     return f"{RESOLVED}{ref.step}/{failed[len(FAILED) + len(ref.step) + 1:]}"
+
+
+def erased_key(instance_id: str) -> str:
+    """`erasures/instances/<instanceId>.json`: the call was erased; the chain writes nothing more for it."""
+    return f"{ERASED_INSTANCES}{validate_instance_id(instance_id)}{JSON_SUFFIX}"
+
+
+def erasure_receipt_key(day: str | date, stamp: str, digest: str) -> str:
+    """`erasures/receipts/dt=<day>/<stamp>-<digest>.json`: one erasure's receipt."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ValueError("digest must be 8-64 lowercase hex characters (see content_digest)")
+    if not isinstance(stamp, str) or not re.fullmatch(r"[0-9]{8}T[0-9]{6}Z", stamp):
+        raise ValueError("stamp must be YYYYMMDDTHHMMSSZ")
+    return f"{date_prefix(ERASURES + 'receipts/', day)}{stamp}-{digest}{JSON_SUFFIX}"
 
 
 def owner_key(instance_id: str) -> str:

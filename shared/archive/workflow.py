@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.archive import layout
+from shared.archive import erasure, layout
 from shared.archive.dead_letters import (
     Failure,
     GiveUp,
@@ -183,6 +183,11 @@ def archive_call(
         return Outcome("skipped", reason=f"event {ref.event} does not finish a call")
     target = layout.call_log_key(ref.dt, ref.instance_id)
     unit = Unit(STEP, ref.dt, ref.instance_id, source_key)
+    if erasure.is_erased(store, ref.instance_id):
+        # Erased while in flight: what landed after the erasure's listing goes too.
+        for info in store.list(layout.callback_instance_prefix(ref.dt, ref.instance_id)):
+            store.delete(info.key)
+        return Outcome("skipped", reason="the call was erased")
     if store.head(target) is not None:
         finish(store, unit, target)  # a duplicate or late trigger: settle what it left behind
         return Outcome("already_archived", target)

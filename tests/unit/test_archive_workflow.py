@@ -179,7 +179,7 @@ def test_already_archived_call_costs_no_ice_call_and_settles_leftovers(store, ic
     # One HEAD finds the call archived; one HEAD (its attempt counter) and one LIST (its open
     # dead letters) settle what a failed attempt of this unit may have left behind.
     unit = Unit("archive", "2025-08-14", INST, stop_key)
-    assert store.ops == [("head", TARGET), ("head", unit.attempts_key),
+    assert store.ops == [("head", layout.erased_key(INST)), ("head", TARGET), ("head", unit.attempts_key),
                          ("list", layout.dead_letter_prefix("archive", "2025-08-14", INST))]
     assert ice.calls == [] and fetch.calls == [] and store.writes == []
     assert store.json(TARGET) == {"schema": "aicall.call-log/1", "instance_id": INST}
@@ -522,3 +522,12 @@ def test_archive_mode_stores_redacted_text_and_the_raw_copy_only_when_asked(stor
     assert doc["redaction"] == {"mode": "archive", "findings": {"id_card": 1}, "raw_key": raw_key if keep_raw else None}
     assert (store.json(raw_key)["dialog"][0]["text"] == pii["dialog"][0]["text"]) if keep_raw \
         else raw_key not in store.objects
+
+
+def test_an_erased_call_is_not_archived_and_late_callbacks_go(store, ice, stop_key):
+    chat = put_callback(store, "chat_record", "2025-08-14T00:09:00Z")
+    store.seed(layout.erased_key(INST), {"erased_at": "2025-08-14T00:09:30Z"})
+    fetch = FakeFetch()
+    assert run(store, ice, stop_key, fetch) == Outcome("skipped", reason="the call was erased")
+    assert ice.calls == [] and fetch.calls == []
+    assert chat not in store.objects and stop_key not in store.objects and TARGET not in store.objects

@@ -228,9 +228,12 @@ def test_lifecycle_really_deletes_every_written_prefix():
     assert len({r["ID"] for r in rules}) == len(rules)
     # Every prefix a function writes is covered (failed/invocations/ by failed/, state/quota/ by state/).
     assert all(any(w.startswith(p) for p in expiring) for w in written), (expiring, written)
-    # Every archive prefix but recordings/ (ICE's audio) has a rule of its own.
-    assert set(layout.ALL_PREFIXES) - {layout.RECORDINGS} <= set(expiring)
-    assert layout.RECORDINGS not in expiring
+    # Every archive prefix has a rule of its own, recordings/ (ICE's audio) included, except
+    # erasures/: its receipts are the proof that data was deleted on request, and its markers must
+    # outlive any late delivery for an erased call (they hold no personal data).
+    kept = {layout.ERASURES}
+    assert set(layout.ALL_PREFIXES) - kept <= set(expiring), sorted(set(layout.ALL_PREFIXES) - kept - set(expiring))
+    assert not any(p.startswith(layout.ERASURES) for p in expiring)
     assert layout.FAILED_INVOCATIONS.startswith(layout.FAILED) and layout.FAILED in expiring
     # The client API's records (owners, channels, voiceprints, quota) and the client uploads.
     assert all(p.startswith(layout.STATE) for p in (layout.OWNERS, layout.CHANNELS, layout.VOICEPRINTS, layout.QUOTA))
@@ -238,6 +241,116 @@ def test_lifecycle_really_deletes_every_written_prefix():
     uploads = expiring[tpl["Parameters"]["ClientUploadPrefix"]["Default"]]
     assert uploads["Prefix"] == {"Ref": "ClientUploadPrefix"}
     assert uploads["Expiration"]["Days"] == {"Ref": "ClientUploadRetentionDays"}
+
+
+# Retention per prefix: the RETENTION_DAYS_* variables (a public contract) -> the template
+# parameter each one sets -> the prefix whose lifecycle rule uses it.
+RETENTION_PARAMETERS = {
+    "RETENTION_DAYS_CALLBACKS": "CallbackRetentionDays",
+    "RETENTION_DAYS_CALL_LOGS": "CallLogRetentionDays",
+    "RETENTION_DAYS_ANALYSES": "AnalysisRetentionDays",
+    "RETENTION_DAYS_RECORDINGS": "RecordingRetentionDays",
+    "RETENTION_DAYS_RAW": "RawRetentionDays",
+}
+RETENTION_PREFIXES = {
+    "RETENTION_DAYS_CALLBACKS": layout.CALLBACKS,
+    "RETENTION_DAYS_CALL_LOGS": layout.CALL_LOGS,
+    "RETENTION_DAYS_ANALYSES": layout.ANALYSES,
+    "RETENTION_DAYS_RECORDINGS": layout.RECORDINGS,
+    "RETENTION_DAYS_RAW": layout.RAW,
+}
+# What ROS's ALIYUN::OSS::Bucket lifecycle rule accepts (RosBucket.RuleProperty of the ROS CDK,
+# ros-cdk-oss 1.14.0): no NoncurrentVersionExpiration, and Expiration.ExpiredObjectDeleteMarker
+# may not sit with Days. Previous versions cannot be expired from the template, so the bucket
+# must stay unversioned for expiry to delete (test_template_parses_..._not_versioned).
+ROS_LIFECYCLE_RULE_KEYS = {"ID", "Prefix", "Status", "Expiration", "AbortMultipartUpload", "Filter", "Transition"}
+
+
+def lifecycle_rules(tpl: dict) -> list[dict]:
+    return tpl["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rule"]
+
+
+def test_each_retention_variable_sets_its_own_parameter_and_that_prefix_s_rule():
+    tpl = template()
+    assert set(RETENTION_PARAMETERS) == set(RETENTION_PREFIXES)
+    assert len(set(RETENTION_PARAMETERS.values())) == len(RETENTION_PARAMETERS)  # one parameter per prefix
+    rules = {param_default(tpl, r["Prefix"]): r for r in lifecycle_rules(tpl)}
+    for var, name in RETENTION_PARAMETERS.items():
+        param = tpl["Parameters"].get(name)
+        assert param is not None, f"{var}: template has no parameter {name}"
+        assert param["Type"] == "Number" and param["Default"] >= 1 and param["MinValue"] == 1, (var, param)
+        assert var in param["Description"], f"{name}'s description names {var}"
+        rule = rules[RETENTION_PREFIXES[var]]
+        assert rule["Expiration"] == {"Days": {"Ref": name}}, (var, rule)
+        # The parameter sets this prefix's retention and no other's.
+        assert [r["ID"] for r in lifecycle_rules(tpl) if r["Expiration"] == {"Days": {"Ref": name}}] == [rule["ID"]]
+
+
+def test_every_written_prefix_has_exactly_one_rule_that_deletes_everything_under_it():
+    tpl = template()
+    rules = lifecycle_rules(tpl)
+    prefixes = [param_default(tpl, r["Prefix"]) for r in rules]
+    written = {p for ps in layout.WRITES.values() for p in ps} | {layout.RECORDINGS}  # ICE writes recordings/
+    for w in sorted(written):
+        covering = [r for r, p in zip(rules, prefixes) if w.startswith(p)]
+        assert len(covering) == 1, (w, [r["ID"] for r in covering])
+    for rule in rules:
+        assert set(rule) <= ROS_LIFECYCLE_RULE_KEYS, (rule["ID"], set(rule) - ROS_LIFECYCLE_RULE_KEYS)
+        assert rule["Status"] == "Enabled" and "Filter" not in rule and "Transition" not in rule, rule["ID"]
+        days = rule["Expiration"]["Days"]
+        assert set(rule["Expiration"]) == {"Days"} and tpl["Parameters"][days["Ref"]]["MinValue"] == 1, rule["ID"]
+        # Parts of multipart uploads never completed go too, on the same clock.
+        assert rule["AbortMultipartUpload"] == {"Days": days}, rule["ID"]
+    # OSS refuses two rules with AbortMultipartUpload on overlapping prefixes.
+    for i, p in enumerate(prefixes):
+        assert not any(q.startswith(p) or p.startswith(q) for q in prefixes[i + 1:]), p
+    # Non-current versions and delete markers: ROS can expire neither alongside Days, so the
+    # only thing that keeps an expired object from surviving as a previous version is that
+    # the bucket is never versioned.
+    assert "VersioningConfiguration" not in tpl["Resources"]["ArchiveBucket"]["Properties"]
+
+
+def readme_deploy_section() -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index("## Deploy per environment")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def ci_deploys_the_template() -> bool:
+    """Whether a step of any workflow applies template.yaml (its commands and actions, not comments)."""
+    for path in WORKFLOW.parent.glob("*.y*ml"):
+        for job in (yaml.safe_load(path.read_text()).get("jobs") or {}).values():
+            for step in job.get("steps") or []:
+                text = " ".join(str(step.get(k, "")) for k in ("run", "uses", "with"))
+                if re.search(r"template\.yaml|\bros\b|CreateStack|UpdateStack", text, re.I):
+                    return True
+    return False
+
+
+def test_the_retention_variables_reach_the_template_parameters_where_the_template_is_deployed():
+    tpl = template()
+    if ci_deploys_the_template():
+        env, text = ci_env(), WORKFLOW.read_text()
+        for var, name in RETENTION_PARAMETERS.items():
+            assert env.get(var, "").startswith(f"${{{{ vars.{var}"), (var, env.get(var))
+            assert re.search(rf"{name}\S*\s+\S*\$\{{?{var}\b", text), f"CI does not pass {var} into {name}"
+        return
+    # Deployed by hand: README gives the table and the exact command, with the template's defaults.
+    section = readme_deploy_section()
+    rows = {m[0]: m[1:] for m in re.findall(
+        r"^\s*\| `(RETENTION_DAYS_[A-Z_]+)` \| `([A-Za-z]+)` \| `([a-z/-]+)` \| (\d+) \|", section, re.M)}
+    assert set(rows) == set(RETENTION_PARAMETERS), sorted(set(rows) ^ set(RETENTION_PARAMETERS))
+    keys = dict(re.findall(r"--Parameters\.(\d+)\.ParameterKey (\w+)", section))
+    values = dict(re.findall(r"--Parameters\.(\d+)\.ParameterValue (\S+)", section))
+    assert set(keys) == set(values) and len(set(keys.values())) == len(keys), (keys, values)
+    passed = {keys[n]: values[n] for n in keys}
+    assert "aliyun ros CreateStack" in section and '--TemplateBody "$(cat template.yaml)"' in section
+    for var, name in RETENTION_PARAMETERS.items():
+        default = tpl["Parameters"][name]["Default"]
+        assert rows[var] == (name, RETENTION_PREFIXES[var], str(default)), (var, rows[var])
+        assert passed.get(name) == f'"${{{var}:-{default}}}"', (var, name, passed.get(name))
+    assert passed.get("Stage") == '"$STAGE"' and passed.get("BucketName") == '"$ARCHIVE_BUCKET"', passed
 
 
 def test_each_function_has_a_role_of_its_own_kind_read_from_the_template_outputs():
