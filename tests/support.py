@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import os
@@ -135,3 +136,32 @@ class SandboxProcess:
                 self.proc.kill()
         self._data_dir.cleanup()
         self._log.close()
+
+
+@contextlib.contextmanager
+def in_process_sandbox(env: Mapping[str, str] | None = None):
+    """`aiagent dev` in this process (its simulators reachable: `stack.ups.ccai.inject(...)`), on a
+    free port with a store of its own; os.environ, settings and clients are restored afterwards."""
+    import shutil
+    import tempfile
+
+    from devkit.sandbox.stack import DevStack
+    from shared import settings
+    from shared.clients import ccai, ice, object_store
+
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    settings.reset_cache()
+    data_dir = Path(tempfile.mkdtemp(prefix="aicall-sandbox-"))
+    stack = DevStack("127.0.0.1", 0, data_dir=data_dir, retry_delay=0.05).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        os.environ.clear()
+        os.environ.update(saved)
+        settings.reset_cache()
+        ice.reset_client()
+        ccai.reset_client()
+        object_store.reset_store()

@@ -18,54 +18,31 @@ import json
 import os
 import sys
 from collections.abc import MutableMapping
-from datetime import date, timedelta
 from typing import Any, TextIO
 
 DEFAULT_DAYS = 400
 
 
-def _day(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise SystemExit(f"error: {name}: must be a date YYYY-MM-DD, got {value[:40]!r}") from None
-
-
 def main(args: Any, env: MutableMapping[str, str] | None = None, out: TextIO = sys.stdout,
          err: TextIO = sys.stderr) -> int:
-    from devkit.ops.reanalyze import sandbox_env
+    from devkit.ops.operator import UsageError, bucket, connect, window
     from shared.archive import erasure
-    from shared.clients import object_store
-    from shared.errors import ConfigurationError
-    from shared.settings import OssSettings, load
 
-    if bool(args.instance) == bool(args.user):
-        err.write("error: give --instance ID [ID ...] or --user USER_ID (one of them)\n")
-        return 2
-    until = _day(args.until, "--until") if args.until else erasure.utc_today()
-    since = _day(args.since, "--since") if args.since else until - timedelta(days=DEFAULT_DAYS - 1)
-    if until < since:
-        err.write("error: --until: is before --since\n")
-        return 2
     environ: MutableMapping[str, str] = os.environ if env is None else env
-    if args.url:
+    try:
+        if bool(args.instance) == bool(args.user):
+            raise UsageError("give --instance ID [ID ...] or --user USER_ID (one of them)")
+        since, until = window(args.since, args.until, default_days=DEFAULT_DAYS)
+        connect(args.url, environ)
+        store = bucket(environ)
         try:
-            sandbox_env(args.url, environ)
-        except Exception as exc:  # noqa: BLE001
-            err.write(f"error: --url: {exc}\n")
-            return 2
-    try:
-        oss = load(OssSettings, environ)
-    except ConfigurationError as exc:
-        err.write(f"error: {exc.message}\n")
-        return 2
-    store = object_store.ObjectStore(oss, max_elapsed=oss.OSS_MAX_ELAPSED_SECONDS)
-    try:
-        found = erasure.plan(store, instance_ids=args.instance or (), user_id=args.user,
-                             days=erasure.day_range(since, until),
-                             upload_prefix=environ.get("CLIENT_UPLOAD_PREFIX") or "client-uploads/")
-    except ValueError as exc:
-        err.write(f"error: --instance: {exc}\n")
+            found = erasure.plan(store, instance_ids=args.instance or (), user_id=args.user,
+                                 days=erasure.day_range(since, until),
+                                 upload_prefix=environ.get("CLIENT_UPLOAD_PREFIX") or "client-uploads/")
+        except ValueError as exc:
+            raise UsageError(f"--instance: {exc}") from None
+    except UsageError as exc:
+        err.write(f"error: {exc}\n")
         return 2
     summary = {"calls": found.instances, "objects": found.counts, "total": found.total,
                "days": f"{since}..{until}", "dry_run": bool(args.dry_run)}

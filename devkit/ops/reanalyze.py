@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any, TextIO
 
 DEADLINE_SECONDS = 600.0  # per call, like the function's timeout
@@ -152,48 +152,34 @@ def reanalyze(store: Any, client: Any, settings: Any, keys: list[str], profile: 
     return report
 
 
-def _day(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise SystemExit(f"error: {name}: must be a date YYYY-MM-DD, got {value[:40]!r}") from None
-
-
 def main(args: Any, env: dict[str, str] | None = None, err: TextIO = sys.stderr, out: TextIO = sys.stdout) -> int:
+    from devkit.ops.operator import UsageError, bucket, connect, day, window
     from shared.analysis import profile as profiles
-    from shared.clients import ccai, object_store
+    from shared.clients import ccai
     from shared.errors import ConfigurationError
-    from shared.settings import CcaiSettings, CloudCredentials, OssSettings, RedactionSettings, load
+    from shared.settings import CcaiSettings, CloudCredentials, RedactionSettings, load
 
-    since = _day(args.since, "--since")
-    until = _day(args.until, "--until") if args.until else datetime.now(timezone.utc).date()
-    if until < since:
-        err.write("error: --until: is before --since\n")
-        return 2
-    if not 1 <= args.concurrency <= 64:
-        err.write("error: --concurrency: must be between 1 and 64\n")
-        return 2
     environ: MutableMapping[str, str] = os.environ if env is None else env
-    if args.url:
+    try:
+        day(args.since, "--since")  # required here: no default window
+        since, until = window(args.since, args.until, default_days=1)
+        if not 1 <= args.concurrency <= 64:
+            raise UsageError("--concurrency: must be between 1 and 64")
+        connect(args.url, environ)
         try:
-            sandbox_env(args.url, environ)
-        except Exception as exc:  # noqa: BLE001
-            err.write(f"error: --url: {exc}\n")
-            return 2
-    try:
-        profile = profiles.load_profile(args.profile)
-    except profiles.ProfileError as exc:
-        err.write(f"error: --profile: {exc}\n")
-        return 2
-    try:
-        oss = load(OssSettings, environ)
+            profile = profiles.load_profile(args.profile)
+        except profiles.ProfileError as exc:
+            raise UsageError(f"--profile: {exc}") from None
+        store = bucket(environ)
         settings = load(CcaiSettings, environ)
         credentials = load(CloudCredentials, environ)
         redaction = load(RedactionSettings, environ).REDACTION_MODE
     except ConfigurationError as exc:
         err.write(f"error: {exc.message}\n")
         return 2
-    store = object_store.ObjectStore(oss, max_elapsed=oss.OSS_MAX_ELAPSED_SECONDS)
+    except UsageError as exc:
+        err.write(f"error: {exc}\n")
+        return 2
     client = ccai.CcaiClient(settings, credentials)
     keys = call_log_keys(store, since, until)
     err.write(f"reanalyze {len(keys)} call(s) from {since} to {until} with profile {profile.name} "

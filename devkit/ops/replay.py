@@ -29,10 +29,10 @@ import time
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any, TextIO
 
-from devkit.ops.reanalyze import Progress, Report, sandbox_env
+from devkit.ops.reanalyze import Progress, Report
 
 DEFAULT_DAYS = 30
 DEADLINE_SECONDS = 600.0  # per attempt, like the functions' timeout
@@ -208,41 +208,25 @@ def replay(runner: Any, job_list: list[Job], concurrency: int,
     return report
 
 
-def _day(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise SystemExit(f"error: {name}: must be a date YYYY-MM-DD, got {value[:40]!r}") from None
-
-
 def main(args: Any, env: MutableMapping[str, str] | None = None, err: TextIO = sys.stderr,
          out: TextIO = sys.stdout) -> int:
-    from shared.clients import object_store
+    from devkit.ops.operator import UsageError, bucket, connect, window
     from shared.errors import ConfigurationError
-    from shared.settings import OssSettings, load
 
-    until = _day(args.until, "--until") if args.until else datetime.now(timezone.utc).date()
-    since = _day(args.since, "--since") if args.since else until - timedelta(days=DEFAULT_DAYS - 1)
-    if until < since:
-        err.write("error: --until: is before --since\n")
-        return 2
-    if not 1 <= args.concurrency <= 64:
-        err.write("error: --concurrency: must be between 1 and 64\n")
-        return 2
     environ: MutableMapping[str, str] = os.environ if env is None else env
-    if args.url:
-        try:
-            sandbox_env(args.url, environ)
-        except Exception as exc:  # noqa: BLE001
-            err.write(f"error: --url: {exc}\n")
-            return 2
     try:
-        oss = load(OssSettings, environ)
-        store = object_store.ObjectStore(oss, max_elapsed=oss.OSS_MAX_ELAPSED_SECONDS)
+        since, until = window(args.since, args.until, default_days=DEFAULT_DAYS)
+        if not 1 <= args.concurrency <= 64:
+            raise UsageError("--concurrency: must be between 1 and 64")
+        connect(args.url, environ)
+        store = bucket(environ)
         job_list = jobs(store, args.stage, since, until)
         runner = None if args.dry_run else Runner(args.stage, store, environ, retry_delay=args.retry_delay)
     except ConfigurationError as exc:
         err.write(f"error: {exc.message}\n")
+        return 2
+    except UsageError as exc:
+        err.write(f"error: {exc}\n")
         return 2
     letters = sum(len(j.letters) for j in job_list)
     err.write(f"replay {args.stage}: {len(job_list)} unit(s) of work with {letters} open dead letter(s) "

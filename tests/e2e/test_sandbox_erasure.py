@@ -7,10 +7,7 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,23 +18,10 @@ USER = "erase_me_01"
 
 @pytest.fixture
 def stack():
-    from devkit.sandbox.stack import DevStack
-    from shared import settings
-    from shared.clients import ccai, ice, object_store
+    from tests.support import in_process_sandbox
 
-    saved = dict(os.environ)
-    settings.reset_cache()
-    data_dir = Path(tempfile.mkdtemp(prefix="aicall-erasure-"))
-    st = DevStack("127.0.0.1", 0, data_dir=data_dir, retry_delay=0.05).start()
-    yield st
-    st.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
-    os.environ.clear()
-    os.environ.update(saved)
-    settings.reset_cache()
-    ice.reset_client()
-    ccai.reset_client()
-    object_store.reset_store()
+    with in_process_sandbox() as st:
+        yield st
 
 
 def keys(stack, prefix=""):

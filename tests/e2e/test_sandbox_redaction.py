@@ -3,10 +3,7 @@ mobile number in words ends with neither in the archived call log or the analysi
 simulator) never receives them; the raw call log is kept under raw/ only when asked."""
 import json
 import os
-import shutil
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,24 +19,10 @@ SECRETS = (ID_NUMBER, SPOKEN_ID, MOBILE, SPOKEN_MOBILE, "13800138000", "幺三�
 
 @pytest.fixture
 def stack():
-    from devkit.sandbox.stack import DevStack
-    from shared import settings
-    from shared.clients import ccai, ice, object_store
+    from tests.support import in_process_sandbox
 
-    saved = dict(os.environ)
-    os.environ.update({"REDACTION_MODE": "archive", "REDACTION_KEEP_RAW": "true"})
-    settings.reset_cache()
-    data_dir = Path(tempfile.mkdtemp(prefix="aicall-redaction-"))
-    st = DevStack("127.0.0.1", 0, data_dir=data_dir, retry_delay=0.05).start()
-    yield st
-    st.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
-    os.environ.clear()
-    os.environ.update(saved)
-    settings.reset_cache()
-    ice.reset_client()
-    ccai.reset_client()
-    object_store.reset_store()
+    with in_process_sandbox({"REDACTION_MODE": "archive", "REDACTION_KEEP_RAW": "true"}) as st:
+        yield st
 
 
 def test_spoken_id_and_mobile_never_reach_ccai_or_the_archive(stack):

@@ -4,9 +4,6 @@ status shows no open dead letter."""
 import argparse
 import io
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,22 +13,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def stack():
-    from devkit.sandbox.stack import DevStack
-    from shared import settings
-    from shared.clients import ccai, ice, object_store
+    from tests.support import in_process_sandbox
 
-    saved = dict(os.environ)
-    data_dir = Path(tempfile.mkdtemp(prefix="aicall-replay-"))
-    st = DevStack("127.0.0.1", 0, data_dir=data_dir, retry_delay=0.05).start()
-    yield st
-    st.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
-    os.environ.clear()
-    os.environ.update(saved)
-    settings.reset_cache()
-    ice.reset_client()
-    ccai.reset_client()
-    object_store.reset_store()
+    with in_process_sandbox() as st:
+        yield st
 
 
 def status(stack):
