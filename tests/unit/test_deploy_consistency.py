@@ -626,3 +626,19 @@ def test_http_functions_use_anonymous_triggers_and_have_routes():
         if http:
             assert http[0]["triggerConfig"]["authType"] == "anonymous"  # our code authorises
             assert spec.routes, f"{spec.key} has an HTTP trigger but no route in api_domain"
+
+
+# Where users wait (issue 17): the token function the kits call before every call, the call start,
+# and ICE's callback endpoint (3-second deadline).
+WARM = {"get_rtc_auth_token", "generate_ai_agent_call", "ingest_callback"}
+
+
+def test_latency_critical_functions_have_provisioned_instances_configured_per_environment():
+    for env, want in (({}, "0"), ({"PROVISIONED_INSTANCES": "2"}, "2")):
+        specs = syaml.functions(env={"STAGE": "prod", **env})
+        warm = {k: s.props.get("provisionConfig") for k, s in specs.items() if s.props.get("provisionConfig")}
+        assert set(warm) == WARM
+        for config in warm.values():
+            # Idle instances keep their memory, not a CPU: billed at FC's idle rate.
+            assert config == {"defaultTarget": want, "alwaysAllocateCPU": False}
+    assert "PROVISIONED_INSTANCES: ${{ vars.PROVISIONED_INSTANCES || '0' }}" in WORKFLOW.read_text()
