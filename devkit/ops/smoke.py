@@ -75,6 +75,9 @@ def http_checks(base_url: str, jwt_secret: str | None) -> dict[str, Callable[[An
             c, "/api/v2/aiagent/setAIAgentVoiceprint", {"user_id": "smoke_user"}, auth), 400),
         "/api/v2/aiagent/clearAIAgentVoiceprint": lambda c: _expect(*post(
             c, "/api/v2/aiagent/clearAIAgentVoiceprint", {"user_id": "smoke_user"}, auth), 400),
+        # Admins only: an ordinary token is refused before anything is read (403).
+        "/api/v2/archive/erase": lambda c: _expect(*post(
+            c, "/api/v2/archive/erase", {"instance_ids": ["smoke-no-such-instance"], "dry_run": True}, auth), 403),
         # Without the callback token nothing may be stored.
         "/api/v2/aiagent/callback": lambda c: _expect(*post(c, "/api/v2/aiagent/callback", {}, {}), 401),
     }

@@ -7,7 +7,8 @@ Every model marks the field naming its user with `BOUND_USER`: `shared.http.endp
 then requires it to be the token's subject, whatever the field is called.
 """
 
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -129,3 +130,17 @@ class ClearAIAgentVoiceprintRequest(ApiRequest):
     voiceprint_id: VoiceprintId
     registration_mode: Literal["Explicit", "Implicit"] = "Explicit"
     region: Region | None = None
+
+
+class EraseRequest(ApiRequest):
+    """POST /api/v2/archive/erase (admins only): the calls, or the user, to erase. `user_id` here
+    names whom to erase, not the caller, so the model binds no user to the token."""
+
+    binds_no_user: ClassVar[bool] = True
+
+    instance_ids: Annotated[list[ResourceId], Field(min_length=1, max_length=100)] | None = None
+    user_id: UserId | None = None
+    # Dates arrive as JSON strings (YYYY-MM-DD): parsed, not strict.
+    since: Annotated[date, Field(strict=False)] | None = None
+    until: Annotated[date, Field(strict=False)] | None = None
+    dry_run: bool = False

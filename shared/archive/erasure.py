@@ -129,19 +129,21 @@ def instances_of_user(store: Store, user_id: str) -> list[str]:
     return sorted(out)
 
 
-def find_user_records(store: Store, found: Found, user_id: str, days: list[str], upload_prefix: str) -> None:
-    """Add the user's own records: quota slots, channel and voiceprint records, uploads."""
+def find_user_records(store: Store, found: Found, user_id: str, days: list[str], upload_prefix: str | None) -> None:
+    """Add the user's own records: quota slots, channel and voiceprint records, and their uploads
+    (under `upload_prefix`; None: not searched)."""
     for day in days:
         found.add("quota_slots", _list(store, layout.quota_prefix(day, user_id)))
     for prefix, kind in ((layout.CHANNELS, "owner_records"), (layout.VOICEPRINTS, "voiceprint_records")):
         found.add(kind, [k for k in _list(store, prefix)
                          if (doc := _read_json(store, k)) is not None and isinstance(doc, dict)
                          and doc.get("user_id") == user_id])
-    found.add("client_uploads", _list(store, f"{upload_prefix}{user_id}/"))
+    if upload_prefix is not None:
+        found.add("client_uploads", _list(store, f"{upload_prefix}{user_id}/"))
 
 
 def plan(store: Store, *, instance_ids: Iterable[str] = (), user_id: str | None = None, days: list[str],
-         upload_prefix: str = "client-uploads/") -> Found:
+         upload_prefix: str | None = "client-uploads/") -> Found:
     """Everything an erasure of these calls (or of this user and their calls) would delete."""
     instances = sorted({layout.validate_instance_id(i) for i in instance_ids})
     if user_id is not None:

@@ -105,6 +105,7 @@ WRITES: dict[str, tuple[str, ...]] = {
     "start_ai_agent_outbound_call": (OWNERS, QUOTA),
     "set_ai_agent_voiceprint": (VOICEPRINTS,),
     "clear_ai_agent_voiceprint": (VOICEPRINTS,),
+    "erase_archive": (ERASURES,),
 }
 
 # Function name -> every prefix it reads under (GET/HEAD; a write-if-absent HEADs too).
@@ -121,6 +122,7 @@ READS: dict[str, tuple[str, ...]] = {
     "start_ai_agent_outbound_call": (OWNERS, QUOTA),
     "set_ai_agent_voiceprint": (VOICEPRINTS,),
     "clear_ai_agent_voiceprint": (VOICEPRINTS,),
+    "erase_archive": (CALL_LOGS, RAW, STATE),
 }
 
 # Function name -> every prefix it lists (archive: a call's callbacks; both steps: the open
@@ -131,6 +133,8 @@ LISTS: dict[str, tuple[str, ...]] = {
     "get_rtc_auth_token": (QUOTA,),
     "generate_ai_agent_call": (QUOTA,),
     "start_ai_agent_outbound_call": (QUOTA,),
+    # POST /api/v2/archive/erase: every object of the calls and the user being erased
+    "erase_archive": (CALLBACKS, ANALYSES, FAILED, STATE),
 }
 
 # Function name -> every prefix it deletes under (the steps: retry counters and resolved dead
@@ -142,6 +146,7 @@ DELETES: dict[str, tuple[str, ...]] = {
     "analyze_conversation": (FAILED,),
     "generate_ai_agent_call": (QUOTA,),
     "start_ai_agent_outbound_call": (QUOTA,),
+    "erase_archive": (CALLBACKS, CALL_LOGS, RAW, ANALYSES, FAILED, STATE, RECORDINGS),
 }
 
 # --- validation ---------------------------------------------------------------------

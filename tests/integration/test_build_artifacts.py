@@ -102,6 +102,7 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
         "get_oss_config": (http_event({"user_id": ""}, token=token), 400),
         "set_ai_agent_voiceprint": (http_event({"user_id": "u1", "voiceprint_id": "u1_1"}, token=token), 400),
         "clear_ai_agent_voiceprint": (http_event({"user_id": "u1"}, token=token), 400),
+        "erase_archive": (http_event({"instance_ids": ["i1"]}, token=token), 403),  # admins only
         "generate_ai_agent_call": (http_event({"user_id": "u1", "ai_agent_id": "a1"}, token=token), 200),
         "ingest_callback": (http_event(raw_body=json.dumps(call_events("inst-artifact")[0]),
                                        headers={"Authorization": f"Bearer {CALLBACK_TOKEN}"}), 200),

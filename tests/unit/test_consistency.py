@@ -24,4 +24,6 @@ def test_each_handler_resolves_to_a_callable():
 def test_http_routes_are_unique_and_under_the_api_prefix():
     paths = [r.path for s in syaml.functions().values() for r in s.routes]
     assert len(paths) == len(set(paths))
-    assert all(p.startswith("/api/v2/aiagent/") for p in paths)
+    # The kits' API under /api/v2/aiagent/; the operators' archive API under /api/v2/archive/.
+    assert all(p.startswith(("/api/v2/aiagent/", "/api/v2/archive/")) for p in paths)
+    assert [p for p in paths if p.startswith("/api/v2/archive/")] == ["/api/v2/archive/erase"]

@@ -217,7 +217,8 @@ def test_template_parses_and_the_bucket_is_private_encrypted_and_not_versioned()
 def test_lifecycle_really_deletes_every_written_prefix():
     tpl = template()
     rules = tpl["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rule"]
-    written = {p for prefixes in layout.WRITES.values() for p in prefixes}
+    # erasures/ (receipts, markers of erased calls) is kept on purpose: see the exemption below.
+    written = {p for prefixes in layout.WRITES.values() for p in prefixes} - {layout.ERASURES}
     expiring = {}
     for rule in rules:
         assert rule["Status"] == "Enabled"
@@ -290,7 +291,7 @@ def test_every_written_prefix_has_exactly_one_rule_that_deletes_everything_under
     tpl = template()
     rules = lifecycle_rules(tpl)
     prefixes = [param_default(tpl, r["Prefix"]) for r in rules]
-    written = {p for ps in layout.WRITES.values() for p in ps} | {layout.RECORDINGS}  # ICE writes recordings/
+    written = ({p for ps in layout.WRITES.values() for p in ps} | {layout.RECORDINGS}) - {layout.ERASURES}  # ICE: recordings/
     for w in sorted(written):
         covering = [r for r, p in zip(rules, prefixes) if w.startswith(p)]
         assert len(covering) == 1, (w, [r["ID"] for r in covering])
@@ -459,7 +460,8 @@ def test_client_api_roles_touch_only_state_in_the_bucket():
     tpl = template()
     roles = role_of_each_function(tpl)
     for key, spec in syaml.functions().items():
-        if not spec.routes or key == "ingest_callback":  # ICE's callback, not a client
+        # ICE's callback is not a client; the erasure endpoint is for admins and reaches every call.
+        if not spec.routes or key in ("ingest_callback", "erase_archive"):
             continue
         granted = grants(tpl["Resources"][roles[key]])
         for action in OSS_ACTIONS:
@@ -642,3 +644,13 @@ def test_latency_critical_functions_have_provisioned_instances_configured_per_en
             # Idle instances keep their memory, not a CPU: billed at FC's idle rate.
             assert config == {"defaultTarget": want, "alwaysAllocateCPU": False}
     assert "PROVISIONED_INSTANCES: ${{ vars.PROVISIONED_INSTANCES || '0' }}" in WORKFLOW.read_text()
+
+
+def test_erase_role_reaches_every_copy_of_a_call_and_writes_only_receipts():
+    tpl = template()
+    granted = grants(tpl["Resources"][role_of_each_function(tpl)["erase_archive"]])
+    assert granted["oss:PutObject"] == {layout.ERASURES}
+    every_copy = {layout.CALLBACKS, layout.CALL_LOGS, layout.RAW, layout.ANALYSES, layout.FAILED, layout.STATE,
+                  layout.RECORDINGS}
+    assert granted["oss:DeleteObject"] == every_copy
+    assert "ice:DescribeAIAgentInstance" not in granted and "sts:AssumeRole" not in granted
