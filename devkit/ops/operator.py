@@ -3,9 +3,13 @@ window, a sandbox's endpoints (`--url`), the bucket configured like the function
 the command line or the configuration is a `UsageError` (exit status 2, one line on stderr)."""
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import threading
+from collections.abc import Callable, Iterable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -54,3 +58,25 @@ def bucket(environ: MutableMapping[str, str]) -> Any:
     except ConfigurationError as exc:
         raise UsageError(exc.message) from None
     return object_store.ObjectStore(oss, max_elapsed=oss.OSS_MAX_ELAPSED_SECONDS)
+
+
+def run_all(items: Iterable[T], one: Callable[[T], None], concurrency: int) -> bool:
+    """`one(item)` for every item, `concurrency` at a time; whether Ctrl+C interrupted the run.
+    On Ctrl+C the items in flight finish (their results are written) and no more start."""
+    stop = threading.Event()
+
+    def guarded(item: T) -> None:
+        if not stop.is_set():
+            one(item)
+
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
+        for future in [pool.submit(guarded, item) for item in items]:
+            future.result()
+    except KeyboardInterrupt:
+        stop.set()
+        interrupted = True
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return interrupted

@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TextIO
@@ -107,16 +106,14 @@ def call_log_keys(store: Any, since: date, until: date) -> list[str]:
 def reanalyze(store: Any, client: Any, settings: Any, keys: list[str], profile: Any, concurrency: int,
               progress: Callable[[Report], None] | None = None, redaction: str = "off") -> Report:
     """Analyse every key with `profile` (skipping what is current); the report."""
+    from devkit.ops.operator import run_all
     from shared.analysis import workflow as analyze_workflow
 
     report = Report(total=len(keys))
     lock = threading.Lock()
     started = time.perf_counter()
-    stop = threading.Event()
 
     def one(key: str) -> None:
-        if stop.is_set():
-            return
         try:
             outcome = analyze_workflow.analyze_call(store, client, settings, key, profile=profile,
                                                     deadline=time.monotonic() + DEADLINE_SECONDS,
@@ -138,17 +135,9 @@ def reanalyze(store: Any, client: Any, settings: Any, keys: list[str], profile: 
             if progress:
                 progress(report)
 
-    pool = ThreadPoolExecutor(max_workers=concurrency)
-    try:
-        for future in [pool.submit(one, key) for key in keys]:
-            future.result()
-    except KeyboardInterrupt:
-        # Ctrl+C: let the calls in flight finish (their results are written), start no more.
-        stop.set()
-        report.interrupted = True
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        report.seconds = time.perf_counter() - started
+    # Ctrl+C: the calls in flight finish (their results are written), no more start.
+    report.interrupted = run_all(keys, one, concurrency)
+    report.seconds = time.perf_counter() - started
     return report
 
 

@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TextIO
@@ -170,14 +169,13 @@ class ReplayReport(Report):
 def replay(runner: Any, job_list: list[Job], concurrency: int,
            progress: Callable[[Report], None] | None = None) -> ReplayReport:
     """Run every job with bounded concurrency; Ctrl+C lets the running ones finish."""
+    from devkit.ops.operator import run_all
+
     report = ReplayReport(total=len(job_list))
     lock = threading.Lock()
-    stop = threading.Event()
     started = time.perf_counter()
 
     def one(job: Job) -> None:
-        if stop.is_set():
-            return
         try:
             status, key, reason = runner.run(job)
         except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
@@ -195,16 +193,8 @@ def replay(runner: Any, job_list: list[Job], concurrency: int,
             if progress:
                 progress(report)
 
-    pool = ThreadPoolExecutor(max_workers=concurrency)
-    try:
-        for future in [pool.submit(one, job) for job in job_list]:
-            future.result()
-    except KeyboardInterrupt:
-        stop.set()
-        report.interrupted = True
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        report.seconds = time.perf_counter() - started
+    report.interrupted = run_all(job_list, one, concurrency)
+    report.seconds = time.perf_counter() - started
     return report
 
 
