@@ -19,9 +19,17 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/aiagent dev $(ARGS)
 
-# The whole check, as CI runs it: lint, types, then every test.
-test: lint types
+# The whole check, as CI runs it: lint, types, then every test (the QA console's tests drive
+# Debian's chromium, installed here when missing).
+test: lint types $(CHROMIUM)
 	$(BIN)/python -m pytest $(ARGS)
+
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) (the console's browser tests need it)"; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 # The fast loop: pure logic, models and workflows against in-memory fakes (no sockets).
 unit: $(STAMP)

@@ -36,6 +36,13 @@ class OssTrigger:
     suffix: str
 
 
+@dataclass(frozen=True)
+class TimerTrigger:
+    name: str
+    cron: str
+    payload: str = ""
+
+
 @dataclass
 class FunctionSpec:
     """One fc3 resource as the sandbox and the tests need it."""
@@ -49,6 +56,7 @@ class FunctionSpec:
     env: dict[str, Any] = field(default_factory=dict)
     routes: list[HttpRoute] = field(default_factory=list)
     oss_triggers: list[OssTrigger] = field(default_factory=list)
+    timer_triggers: list[TimerTrigger] = field(default_factory=list)
     async_config: dict[str, Any] = field(default_factory=dict)
     props: dict[str, Any] = field(default_factory=dict)
 
@@ -137,6 +145,11 @@ def functions(path: Path = S_YAML, env: Mapping[str, str] | None = None) -> dict
                     prefix=key_filter.get("prefix", "") or "",
                     suffix=key_filter.get("suffix", "") or "",
                 ))
+            elif trig.get("triggerType") == "timer":
+                cfg = trig.get("triggerConfig") or {}
+                spec.timer_triggers.append(TimerTrigger(name=trig.get("triggerName", "timer"),
+                                                        cron=str(cfg.get("cronExpression", "")),
+                                                        payload=str(cfg.get("payload") or "")))
         out[key] = spec
         by_name[spec.function_name] = key
     for res in (doc.get("resources") or {}).values():

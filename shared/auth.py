@@ -73,6 +73,27 @@ def authorize_client(request: Request, settings: CoreSettings) -> Principal:
             raise Forbidden("authorization token is not valid", error_code="InvalidToken")
         return Principal(mode)
     assert settings.AUTH_JWT_SECRET is not None  # guaranteed by CoreSettings
+    return _jwt_principal(token, settings, mode)
+
+
+def authorize_admin(request: Request, settings: CoreSettings) -> Principal:
+    """The archive's readers: only a JWT (signed with AUTH_JWT_SECRET) whose `role` is admin,
+    whatever AUTH_MODE says for the client API (static tokens and AUTH_MODE=none carry no role)."""
+    if settings.AUTH_JWT_SECRET is None:
+        from shared.errors import ConfigurationError
+
+        raise ConfigurationError("AUTH_JWT_SECRET: not set; the archive API accepts only admin JWTs signed with it")
+    token = bearer_value(request.headers.get("authorization"))
+    if token is None:
+        raise Forbidden("Authorization header is missing", error_code="MissingToken")
+    principal = _jwt_principal(token, settings, "jwt")
+    if not principal.admin:
+        raise Forbidden("the archive needs an authorization token whose role is admin", error_code="AdminRoleRequired")
+    return principal
+
+
+def _jwt_principal(token: str, settings: CoreSettings, mode: str) -> Principal:
+    assert settings.AUTH_JWT_SECRET is not None
     try:
         claims = jwt_hs256.decode(
             token,

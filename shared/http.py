@@ -180,6 +180,26 @@ def response(status: int, body: Any = None, headers: Mapping[str, str] | None = 
     }
 
 
+@dataclass(slots=True)
+class RawResponse:
+    """What an endpoint returns to answer with other than JSON (a file): sent as it is."""
+
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+    def to_fc(self, extra: Mapping[str, str]) -> dict[str, Any]:
+        textual = self.content_type.startswith(("text/", "application/json", "application/x-ndjson",
+                                                "application/javascript"))
+        try:
+            text, b64 = (self.body.decode("utf-8"), False) if textual else ("", True)
+        except UnicodeDecodeError:
+            text, b64 = "", True
+        return {"statusCode": self.status, "headers": {"Content-Type": self.content_type, **extra, **self.headers},
+                "isBase64Encoded": b64, "body": base64.b64encode(self.body).decode("ascii") if b64 else text}
+
+
 def cors_headers(request_origin: str | None, allowed: tuple[str, ...]) -> dict[str, str]:
     """CORS response headers for `request_origin` given the allowed origins."""
     if "*" in allowed:
@@ -212,6 +232,7 @@ def endpoint(
     require_json_content_type: bool = False,
     cors: bool = True,
     check: Callable[[], None] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[[Any, Any], dict[str, Any]]]:
     """Make `fn(data, principal, request)` an FC HTTP handler `handler(event, context)`.
 
@@ -227,6 +248,8 @@ def endpoint(
     `require_json_content_type`: anything but `Content-Type: application/json` is a 415
     (a browser cannot send that cross-site without a preflight). `cors=False`: no CORS
     headers and no preflight (endpoints no browser may call, such as ICE's callback).
+    `headers`: added to every answer (e.g. `Cache-Control: no-store` where answers carry
+    personal data). `fn` may return a `RawResponse` to answer with a file rather than JSON.
     Every request is logged once, with the caller (token subject), source IP, and the
     audited fields of the body (AUDIT_FIELDS) — never a token or a secret.
     """
@@ -245,6 +268,7 @@ def endpoint(
             started = time.perf_counter()
             start_request(_context_request_id(context), _function_name(context))
             cors_out: dict[str, str] = {"Access-Control-Allow-Origin": "*"} if cors else {}
+            always = dict(headers or {})
             outcome: dict[str, Any] = {"status": 500}
             try:
                 if config_error is not None:
@@ -282,11 +306,14 @@ def endpoint(
                     if bound is not None:
                         principal.require_user(bound)
                 result = fn(data, principal, req)
+                if isinstance(result, RawResponse):
+                    outcome["status"] = result.status
+                    return result.to_fc({**cors_out, **always})
                 outcome["status"] = 200
-                return response(200, {"code": 200, **result}, cors_out)
+                return response(200, {"code": 200, **result}, {**cors_out, **always})
             except AppError as exc:
                 outcome.update(status=exc.status, error_code=exc.error_code, reason=exc.message)
-                return response(exc.status, exc.body(), {**cors_out, **exc.headers})
+                return response(exc.status, exc.body(), {**cors_out, **always, **exc.headers})
             except RecursionError:
                 outcome.update(status=400, error_code="InvalidBody")
                 return response(400, BadRequest("body: JSON nested too deeply", error_code="InvalidBody").body(),

@@ -188,6 +188,8 @@ def build(out: Path, python: str, only: list[str] | None = None) -> dict[str, tu
                             "--target", str(target), *[f"{d}=={lock['packages'][d]['version']}" for d in dists]],
                            check=True)
         shutil.copy2(spec.handler_file, target / spec.handler_file.name)
+        if (spec.source_dir / "static").is_dir():  # files a function serves (the QA console)
+            shutil.copytree(spec.source_dir / "static", target / "static")
         shutil.copytree(REPO / "shared", target / "shared",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", VALIDATED_DIGESTS))
         write_validated_digests(target / "shared" / "analysis" / "profiles")

@@ -34,12 +34,28 @@ def _expect_any(status: int, body: Any, wants: tuple[int, ...]) -> tuple[bool, s
     return ok, f"HTTP {status} (want {' or '.join(map(str, wants))}) {json.dumps(body, ensure_ascii=False)[:160]}"
 
 
+def _expect_page(r: Any) -> tuple[bool, str]:
+    ok = r.status_code == 200 and r.headers.get("content-type", "").startswith("text/html") \
+        and "content-security-policy" in r.headers
+    return ok, f"HTTP {r.status_code} (want 200, HTML with a CSP) {r.headers.get('content-type', '')}"
+
+
 def http_checks(base_url: str, jwt_secret: str | None) -> dict[str, Callable[[Any], tuple[bool, str]]]:
     """Per HTTP function: a request and what a healthy deployment answers."""
     from devkit.tokens import mint_token
 
     token = mint_token("smoke_user", jwt_secret, 300) if jwt_secret else None
     auth = {"Authorization": f"Bearer {token}"} if token else {}
+
+    admin = {"Authorization": f"Bearer {mint_token('smoke_admin', jwt_secret, 300, role='admin')}"} \
+        if jwt_secret else {}
+
+    def get(client: Any, path: str, headers: dict) -> tuple[int, Any]:
+        r = client.get(base_url.rstrip("/") + path, headers=headers)
+        try:
+            return r.status_code, r.json()
+        except ValueError:
+            return r.status_code, r.text[:200]
 
     def post(client: Any, path: str, body: Any, headers: dict) -> tuple[int, Any]:
         r = client.post(base_url.rstrip("/") + path, json=body, headers=headers)
@@ -78,6 +94,10 @@ def http_checks(base_url: str, jwt_secret: str | None) -> dict[str, Callable[[An
         # Admins only: an ordinary token is refused before anything is read (403).
         "/api/v2/archive/erase": lambda c: _expect(*post(
             c, "/api/v2/archive/erase", {"instance_ids": ["smoke-no-such-instance"], "dry_run": True}, auth), 403),
+        # An admin token reads the call index: DuckDB, the index's day files and the role's reads.
+        "/api/v2/archive/calls": lambda c: _expect(*get(c, "/api/v2/archive/calls", admin), 200),
+        # The console's page is served (its data needs an admin token in the browser).
+        "/console/*": lambda c: _expect_page(c.get(base_url.rstrip("/") + "/console/")),
         # Without the callback token nothing may be stored.
         "/api/v2/aiagent/callback": lambda c: _expect(*post(c, "/api/v2/aiagent/callback", {}, {}), 401),
     }
@@ -118,14 +138,17 @@ def run(stage: str, base_url: str | None = None, out: Callable[[str], None] = pr
     checks: list[Check] = []
     routes = {r.path: key for key, s in specs.items() for r in s.routes}
     probes = http_checks(base or "", os.environ.get("AUTH_JWT_SECRET"))
+    by_function: dict[str, list[str]] = {}
+    for path, key in sorted(routes.items()):
+        by_function.setdefault(key, []).append(path)
     with httpx.Client(timeout=15) as client:
-        for path, key in sorted(routes.items()):
+        for key, paths in sorted(by_function.items()):  # one probe per function (of its first probed route)
             if base is None:
                 checks.append(Check(key, False, "no API_BASE_URL or API_DOMAIN to call"))
                 continue
-            probe = probes.get(path)
+            probe = next((probes[p] for p in paths if p in probes), None)
             if probe is None:
-                checks.append(Check(key, False, f"no smoke probe for {path}"))
+                checks.append(Check(key, False, f"no smoke probe for {', '.join(paths)}"))
                 continue
             try:
                 ok, detail = probe(client)

@@ -286,6 +286,8 @@ class LocalOssServer:
                body: bytes) -> None:
         """Check the request's SigV4 Authorization like S3/OSS; S3Error when it is wrong."""
         auth = headers.get("authorization", "")
+        if not auth and any(k == "X-Amz-Signature" for k, _ in query):
+            return self.verify_presigned(method, raw_path, query, headers)
         if not auth.startswith(s3.ALGORITHM + " "):
             raise S3Error(403, "AccessDenied", "requests must be signed with AWS4-HMAC-SHA256")
         fields: dict[str, str] = {}
@@ -334,6 +336,39 @@ class LocalOssServer:
         key = s3.signing_key(self.access_key_secret, scope_parts[1], scope_parts[2], "s3")
         expected = s3.signature(key, s3.string_to_sign(stamp, "/".join(scope_parts[1:]), canon))
         if not hmac.compare_digest(expected, provided):
+            raise S3Error(403, "SignatureDoesNotMatch", "the request signature does not match")
+
+
+    def verify_presigned(self, method: str, raw_path: str, query: list[tuple[str, str]],
+                         headers: dict[str, str]) -> None:
+        """Check a presigned URL (SigV4 query authentication; GET and HEAD only) and its expiry."""
+        params = dict(query)
+        if method not in ("GET", "HEAD"):
+            raise S3Error(403, "AccessDenied", "a presigned URL here may only GET or HEAD")
+        if params.get("X-Amz-Algorithm") != s3.ALGORITHM or params.get("X-Amz-SignedHeaders") != "host":
+            raise S3Error(400, "AuthorizationQueryParametersError", "X-Amz-Algorithm or X-Amz-SignedHeaders is wrong")
+        scope_parts = params.get("X-Amz-Credential", "").split("/")
+        if len(scope_parts) != 5 or scope_parts[0] != self.access_key_id or scope_parts[3:] != ["s3", "aws4_request"]:
+            raise S3Error(403, "InvalidAccessKeyId", "the X-Amz-Credential is malformed or not known")
+        stamp = params.get("X-Amz-Date", "")
+        try:
+            when = calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ"))
+            expires = int(params.get("X-Amz-Expires", ""))
+        except ValueError:
+            raise S3Error(403, "AccessDenied", "X-Amz-Date or X-Amz-Expires is malformed") from None
+        if not 1 <= expires <= 7 * 86400 or time.time() > when + expires:
+            raise S3Error(403, "AccessDenied", "Request has expired")
+        if self.security_token is not None and params.get("X-Amz-Security-Token") != self.security_token:
+            raise S3Error(403, "InvalidToken", "the security token is missing or wrong")
+        if not self.verify_signatures:
+            return
+        rest = [(k, v) for k, v in query if k != "X-Amz-Signature"]
+        path = s3.uri_encode(unquote(raw_path), keep_slash=True)
+        canon = s3.canonical_request(method, path, s3.canonical_query(rest), {"host": headers.get("host", "")},
+                                     ["host"], "UNSIGNED-PAYLOAD")
+        key = s3.signing_key(self.access_key_secret, scope_parts[1], scope_parts[2], "s3")
+        expected = s3.signature(key, s3.string_to_sign(stamp, "/".join(scope_parts[1:]), canon))
+        if not hmac.compare_digest(expected, params.get("X-Amz-Signature", "")):
             raise S3Error(403, "SignatureDoesNotMatch", "the request signature does not match")
 
 

@@ -97,6 +97,18 @@ class Sandbox:
             for route in spec.routes:
                 self.routes[route.path] = dep
 
+    def route(self, path: str) -> Deployed | None:
+        """The function serving `path`: an exact route, else the longest `<prefix>/*` route
+        `path` is under (like FC's custom-domain routes)."""
+        exact = self.routes.get(path)
+        if exact is not None:
+            return exact
+        best = None
+        for pattern, dep in self.routes.items():
+            if pattern.endswith("/*") and path.startswith(pattern[:-1]) and (best is None or len(pattern) > best[0]):
+                best = (len(pattern), dep)
+        return best[1] if best else None
+
     def serve(self, host: str = "127.0.0.1", port: int = 9000) -> ThreadingHTTPServer:
         sandbox = self
 
@@ -132,7 +144,7 @@ class Sandbox:
                         status, body = 503, {"code": 503, "message": f"sandbox endpoint failed: {type(exc).__name__}"}
                     data = json.dumps(body, ensure_ascii=False).encode()
                     return self._send(status, {"Content-Type": "application/json; charset=utf-8"}, data)
-                dep = sandbox.routes.get(path)
+                dep = sandbox.route(path)
                 if dep is None:
                     self._drain()
                     return self._error(404, "NotFound", f"no function serves {path[:200]}")
@@ -208,6 +220,7 @@ class DevStack:
         self.dispatcher: Any = None
         self.server: ThreadingHTTPServer | None = None
         self._listeners: list[Any] = []
+        self._timer_stop: threading.Event | None = None
 
     @property
     def url(self) -> str:
@@ -235,10 +248,36 @@ class DevStack:
         self._listen(self.dispatcher.on_write)
         if self.ups.ice is not None:
             self._listen(self._tell_ice)
+        self._start_timers()
         self.sandbox.admin = self._admin
         self.server = self.sandbox.serve(self.host, self.port)
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
         return self
+
+    def _start_timers(self) -> None:
+        """Timer triggers, every SANDBOX_COMPACT_SECONDS (default 3; 0 = never) rather than
+        their cloud schedule: a call is in the index seconds after its analysis."""
+        assert self.sandbox is not None
+        every = float(os.environ.get("SANDBOX_COMPACT_SECONDS", "3"))
+        timed = [d for d in self.sandbox.deployed.values() if d.spec.timer_triggers]
+        if every <= 0 or not timed:
+            return
+        stop = self._timer_stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(every):
+                for dep in timed:
+                    for trig in dep.spec.timer_triggers:
+                        event = {"triggerTime": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                 "triggerName": trig.name, "payload": trig.payload}
+                        try:
+                            dep.invoke(json.dumps(event).encode())
+                        except Exception:  # like FC: the failure is logged, the next tick runs
+                            from shared.log import logger
+
+                            logger.exception("timer-triggered function failed", extra={"function": dep.spec.key})
+
+        threading.Thread(target=tick, daemon=True, name="sandbox-timers").start()
 
     def _listen(self, fn: Any) -> None:
         from devkit.sandbox.observed_store import observe_process_store
@@ -315,6 +354,8 @@ class DevStack:
         from devkit.sandbox.observed_store import ObservedStore
         from shared.clients import object_store
 
+        if self._timer_stop is not None:
+            self._timer_stop.set()
         store = object_store.get_store() if self._listeners else None
         if isinstance(store, ObservedStore):
             for fn in self._listeners:
@@ -342,7 +383,12 @@ def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
     base = stack.url
     out(f"aiagent dev: serving {len(stack.sandbox.deployed)} function(s) on {base}")
     for path, dep in sorted(stack.sandbox.routes.items()):
-        out(f"  POST {base}{path}  -> functions/{dep.spec.key} ({dep.spec.handler})")
+        methods = "|".join(m for m in next(r.methods for r in dep.spec.routes if r.path == path) if m != "OPTIONS")
+        out(f"  {methods} {base}{path}  -> functions/{dep.spec.key} ({dep.spec.handler})")
+    for key, dep in stack.sandbox.deployed.items():
+        for timer in dep.spec.timer_triggers:
+            every = os.environ.get('SANDBOX_COMPACT_SECONDS', '3')
+            out(f"  timer {timer.cron!r} -> functions/{key} (here: every {every} s)")
     for key, dep in stack.sandbox.deployed.items():
         for trig in dep.spec.oss_triggers:
             out(f"  OSS trigger {trig.prefix}*{trig.suffix} -> functions/{key} (async, retried)")
@@ -373,6 +419,13 @@ def run(host: str, port: int, out: Callable[[str], None] = print) -> int:
         note = " (embedded development token)" if "SANDBOX_TOKEN" in stack.filled else ""
         out(f"sandbox endpoints: GET {base}/_sandbox/status with Authorization: Bearer "
             f"{os.environ['SANDBOX_TOKEN']}{note}")
+    if os.environ.get("AUTH_JWT_SECRET") and "archive_console" in stack.sandbox.deployed:
+        from devkit.tokens import mint_token
+
+        ttl = min(int(os.environ.get("AUTH_JWT_MAX_TTL_SECONDS") or 86400), 86400)
+        admin = mint_token("dev-admin", os.environ["AUTH_JWT_SECRET"], ttl, role="admin")
+        out(f"QA console (signed in as a development admin for {ttl // 3600} h): {base}/console/#token={admin}")
+        out("  calls appear there seconds after `aiagent simulate-call` ends")
     for line in stack.ups.lines:
         out(f"upstream {line}")
     if stack.filled:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from shared.analysis import dialog, results
 from shared.analysis import profile as profiles
-from shared.archive import erasure, layout
+from shared.archive import erasure, index_rows, layout
 from shared.archive.dead_letters import Failure, GiveUp, Unit, finish, safe_message, settle, unexpected, utcnow
 from shared.clients.ccai import CcaiFailure
 from shared.clients.object_store import ObjectNotFound
@@ -185,6 +185,7 @@ def _analyze(store: Store, client: CcaiApi, settings: CcaiSettings, ref: layout.
                     "total_ms": round((time.perf_counter() - t0) * 1000, 1)},
         "analysed_at": utcnow(),
     }
+    index_rows.emit(store, "analysis", ref.dt, ref.instance_id, index_rows.analysis_fragment(out, key=target))
     store.put(target, json.dumps(out, ensure_ascii=False).encode(),
               metadata={"source-etag": _norm_etag(info.etag), "profile-hash": profile.digest,
                         "profile": profile.name})

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.archive import layout
+from shared.archive import index_rows, layout
 from shared.clients.object_store import ObjectNotFound
 from shared.errors import StorageError
 from shared.log import logger, redact_text
@@ -178,6 +178,7 @@ def dead_letter(store: Store, unit: Unit, reason: str, error_code: str, attempts
     fields = {"step": unit.step, "key": key, "reason": reason, "error_code": error_code, "attempts": attempts}
     if result.created:
         logger.error("dead letter written", extra=fields)
+        index_rows.emit(store, "letter", unit.dt, unit.instance_id, index_rows.letter_fragment(doc))
     else:
         logger.warning("dead letter already recorded (same unit, same error)", extra=fields)
     return key

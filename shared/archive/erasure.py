@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from shared.archive import layout
+from shared.archive import index_rows, layout
 from shared.clients.object_store import ObjectNotFound
 from shared.ports import Store
 
 STEPS = ("archive", "analyze")
+_ERASED_SUFFIX = re.compile(r"-erased-[0-9a-f]+\.json$")
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Found:
     instances: list[str]
     user: str | None = None
     keys: dict[str, list[str]] = field(default_factory=dict)
+    # (day, instance id) of every call's index row to remove (the compaction rewrites the day's file)
+    index_rows: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, kind: str, keys: Iterable[str]) -> None:
         bucket = self.keys.setdefault(kind, [])
@@ -73,6 +76,7 @@ def find_call(store: Store, found: Found, instance_id: str, days: list[str]) -> 
     """Add every object of call `instance_id` on `days` (and its day-independent records)."""
     bucket = str(getattr(store, "bucket", "") or "")
     for day in days:
+        before = found.total
         found.add("callbacks", _list(store, layout.callback_instance_prefix(day, instance_id)))
         log_key = layout.call_log_key(day, instance_id)
         if store.head(log_key) is not None:
@@ -88,6 +92,11 @@ def find_call(store: Store, found: Found, instance_id: str, days: list[str]) -> 
                                                         instance_id))
             resolved = f"{layout.RESOLVED}{step}/dt={day}/{instance_id}-"
             found.add("dead_letters", _dead_letter_keys(store, resolved, instance_id))
+        # the index's pending updates of the call (not an earlier erasure's own `erased` update)
+        found.add("index_updates", [k for k in _list(store, f"{layout.date_prefix(layout.INDEX_UPDATES, day)}"
+                                                           f"{instance_id}/") if not _ERASED_SUFFIX.search(k)])
+        if found.total > before:  # the call left something on this day: it may have an index row there
+            found.index_rows.add((day, instance_id))
     for step in STEPS:
         found.add("attempt_counters", _dead_letter_keys(store, f"{layout.FAILED}{step}/attempts/{instance_id}-",
                                                         instance_id))
@@ -172,7 +181,7 @@ def erase(store: Store, found: Found, *, by: str, now: datetime | None = None) -
         "schema": "aicall.erasure/1", "erased_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "by": by,
         "instances": found.instances,
         "user_sha256": hashlib.sha256(found.user.encode()).hexdigest() if found.user is not None else None,
-        "deleted": found.counts, "total": found.total,
+        "deleted": found.counts, "total": found.total, "index_rows": len(found.index_rows),
     }
     key = layout.erasure_receipt_key(now.date(), stamp, layout.content_digest(receipt))
     for instance_id in found.instances:  # first: nothing is written for these calls any more
@@ -181,6 +190,10 @@ def erase(store: Store, found: Found, *, by: str, now: datetime | None = None) -
     for keys in found.keys.values():
         for k in keys:
             store.delete(k)
+    # The call index: an `erased` row update per day the call has a row on; the compaction drops
+    # the rows and rewrites those days' Parquet files.
+    for day, instance_id in sorted(found.index_rows):
+        index_rows.write_update(store, "erased", day, instance_id, {})
     store.put(key, json.dumps(receipt).encode())
     return key
 

@@ -20,6 +20,9 @@ date partitions, dates in UTC)::
     state/channels/<channelId>.json                                         whose ARTC channel it is
     state/voiceprints/<voiceprintId>.json                                   whose voiceprint id it is
     state/quota/dt=YYYY-MM-DD/<userId>/<slot>.json                          a user's billed call starts of a day
+    warehouse/updates/dt=YYYY-MM-DD/<instanceId>/<time>-<kind>-<digest>.json  a row update of the call index
+    warehouse/calls/dt=YYYY-MM-DD/calls.parquet                             the call index (docs/archive-index.md)
+    warehouse/compaction.lease                                              who is compacting, until when
 
 `<eventtime>` is the event's timestamp in UTC compact form (`20231001T120000Z`, or
 `20231001T120000.123Z` when it has a sub-second part), so keys of one call sort by
@@ -65,7 +68,15 @@ RAW = "raw/"
 ERASURES = "erasures/"
 ERASED_INSTANCES = ERASURES + "instances/"
 
-ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS, STATE, RAW, ERASURES)
+# The call index (docs/archive-index.md): row updates from the chain, merged by the compaction
+# step into one Parquet file per day; the archive API and MaxCompute read the Parquet files.
+WAREHOUSE = "warehouse/"
+INDEX_UPDATES = WAREHOUSE + "updates/"
+INDEX_CALLS = WAREHOUSE + "calls/"
+INDEX_LEASE = WAREHOUSE + "compaction.lease"
+INDEX_FILE = "calls.parquet"
+
+ALL_PREFIXES = (CALLBACKS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS, STATE, RAW, ERASURES, WAREHOUSE)
 
 STOP_EVENT = "agent_stop"
 UNKNOWN_EVENT = "unknown"
@@ -97,15 +108,16 @@ TRIGGERS: dict[str, KeyFilter] = {
 # prefix one of its own triggers listens to (tests/unit/test_archive_keys.py checks).
 WRITES: dict[str, tuple[str, ...]] = {
     "ingest_callback": (CALLBACKS,),
-    "archive_call_log": (CALL_LOGS, FAILED, RAW),
-    "analyze_conversation": (ANALYSES, FAILED),
+    "archive_call_log": (CALL_LOGS, FAILED, RAW, INDEX_UPDATES),
+    "analyze_conversation": (ANALYSES, FAILED, INDEX_UPDATES),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
     "get_rtc_auth_token": (CHANNELS, QUOTA),
     "generate_ai_agent_call": (OWNERS, CHANNELS, QUOTA),
     "start_ai_agent_outbound_call": (OWNERS, QUOTA),
     "set_ai_agent_voiceprint": (VOICEPRINTS,),
     "clear_ai_agent_voiceprint": (VOICEPRINTS,),
-    "erase_archive": (ERASURES,),
+    "erase_archive": (ERASURES, INDEX_UPDATES),
+    "compact_archive_index": (WAREHOUSE,),
 }
 
 # Function name -> every prefix it reads under (GET/HEAD; a write-if-absent HEADs too).
@@ -113,7 +125,7 @@ WRITES: dict[str, tuple[str, ...]] = {
 # (tests/unit/test_deploy_consistency.py checks the roles against both).
 READS: dict[str, tuple[str, ...]] = {
     "ingest_callback": (CALLBACKS, ERASED_INSTANCES),
-    "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED, ERASED_INSTANCES),
+    "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED, ERASED_INSTANCES, OWNERS),
     "analyze_conversation": (CALL_LOGS, ANALYSES, FAILED, ERASED_INSTANCES),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
     "get_rtc_auth_token": (CHANNELS, QUOTA),
@@ -123,6 +135,10 @@ READS: dict[str, tuple[str, ...]] = {
     "set_ai_agent_voiceprint": (VOICEPRINTS,),
     "clear_ai_agent_voiceprint": (VOICEPRINTS,),
     "erase_archive": (CALL_LOGS, RAW, STATE),
+    "compact_archive_index": (WAREHOUSE,),
+    # GET /api/v2/archive/*: the index, and the objects of one call (recordings: HEAD, and the
+    # presigned URLs it signs are only as good as its own right to GET them)
+    "archive_api": (INDEX_CALLS, CALL_LOGS, ANALYSES, FAILED, RECORDINGS),
 }
 
 # Function name -> every prefix it lists (archive: a call's callbacks; both steps: the open
@@ -134,7 +150,9 @@ LISTS: dict[str, tuple[str, ...]] = {
     "generate_ai_agent_call": (QUOTA,),
     "start_ai_agent_outbound_call": (QUOTA,),
     # POST /api/v2/archive/erase: every object of the calls and the user being erased
-    "erase_archive": (CALLBACKS, ANALYSES, FAILED, STATE),
+    "erase_archive": (CALLBACKS, ANALYSES, FAILED, STATE, INDEX_UPDATES),
+    "compact_archive_index": (INDEX_UPDATES,),
+    "archive_api": (INDEX_CALLS, CALLBACKS, ANALYSES, FAILED),
 }
 
 # Function name -> every prefix it deletes under (the steps: retry counters and resolved dead
@@ -146,7 +164,9 @@ DELETES: dict[str, tuple[str, ...]] = {
     "analyze_conversation": (FAILED,),
     "generate_ai_agent_call": (QUOTA,),
     "start_ai_agent_outbound_call": (QUOTA,),
-    "erase_archive": (CALLBACKS, CALL_LOGS, RAW, ANALYSES, FAILED, STATE, RECORDINGS),
+    "erase_archive": (CALLBACKS, CALL_LOGS, RAW, ANALYSES, FAILED, STATE, RECORDINGS, INDEX_UPDATES),
+    # applied row updates, the lease, a day file left with no rows
+    "compact_archive_index": (WAREHOUSE,),
 }
 
 # --- validation ---------------------------------------------------------------------
@@ -342,6 +362,36 @@ def callback_key(instance_id: str, event_type: str, timestamp_str: str, event_ob
 def call_log_key(dt: str | date, instance_id: str) -> str:
     """`call-logs/dt=<dt>/<instanceId>.json`; `dt` is taken from the agent_stop callback key."""
     return f"{date_prefix(CALL_LOGS, dt)}{validate_instance_id(instance_id)}{JSON_SUFFIX}"
+
+
+def index_update_key(dt: str | date, instance_id: str, kind: str, stamp: str, digest: str) -> str:
+    """`warehouse/updates/dt=<dt>/<instanceId>/<stamp>-<kind>-<digest>.json`: one row update
+    (unique per content and time, so an update written while the compaction runs is never
+    deleted unread)."""
+    if not re.fullmatch(r"[a-z]{1,16}", kind):
+        raise ValueError("kind must be 1-16 lower-case letters")
+    if not re.fullmatch(r"[0-9]{8}T[0-9]{6}(?:\.[0-9]{1,6})?Z", stamp):
+        raise ValueError("stamp must be a compact UTC time such as 20231001T120000.123456Z")
+    if not re.fullmatch(r"[0-9a-f]{8,64}", digest):
+        raise ValueError("digest must be lower-case hex")
+    return f"{date_prefix(INDEX_UPDATES, dt)}{validate_instance_id(instance_id)}/{stamp}-{kind}-{digest}.json"
+
+
+def index_day_key(dt: str | date) -> str:
+    """`warehouse/calls/dt=<dt>/calls.parquet`: the index rows of the calls of one day."""
+    return f"{date_prefix(INDEX_CALLS, dt)}{INDEX_FILE}"
+
+
+_INDEX_UPDATE_KEY = re.compile(r"warehouse/updates/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})/"
+                               r"([0-9]{8}T[0-9.]{6,13}Z)-([a-z]{1,16})-([0-9a-f]{8,64})\.json")
+
+
+def parse_index_update_key(key: str) -> tuple[str, str, str]:
+    """(dt, instance id, kind) of a row update's key; ValueError when it is not one."""
+    m = _INDEX_UPDATE_KEY.fullmatch(key)
+    if m is None:
+        raise ValueError("not an index update key")
+    return _real_dt(m.group(1), key), m.group(2), m.group(4)
 
 
 def raw_call_log_key(dt: str | date, instance_id: str) -> str:

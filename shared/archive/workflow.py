@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.archive import erasure, layout
+from shared.archive import erasure, index_rows, layout
 from shared.archive.dead_letters import (
     Failure,
     GiveUp,
@@ -145,6 +145,16 @@ def recordings_index(store: Store, dt: str, instance_id: str, *, allowed_hosts: 
             out.append(entry)
     out.sort(key=lambda e: (str(e.get("timestamp")), e["callback_key"]))
     return out, rejected
+
+
+def _owner(store: Store, instance_id: str) -> str | None:
+    """The user who started the call (state/owners, written by the client API), or None."""
+    try:
+        doc = json.loads(store.get(layout.owner_key(instance_id))[0])
+    except Exception:  # noqa: BLE001 - absent or unreadable: the index falls back to the call log's user
+        return None
+    user = doc.get("user_id") if isinstance(doc, dict) else None
+    return user if isinstance(user, str) and user else None
 
 
 def _redact_call_log(store: Store, call_log: Any, raw_key: str, keep_raw: bool) -> dict[str, Any]:
@@ -267,6 +277,9 @@ def _archive(store: Store, ice_client: IceApi, settings: ArchiveSettings, ref: l
         "redaction": redacted or {"mode": redaction},
         "archived_at": utcnow(),
     }
+    # The index's row update first: a crash after it re-runs the step, which writes both again.
+    index_rows.emit(store, "archive", ref.dt, ref.instance_id,
+                    index_rows.archive_fragment(doc, key=target, user_id=_owner(store, ref.instance_id)))
     result = store.put(target, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
     finish(store, unit, target)
     return Outcome("archived" if result.created else "already_archived", target)

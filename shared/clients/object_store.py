@@ -262,6 +262,24 @@ class ObjectStore:
                                     f"SignedHeaders={';'.join(signed)}, Signature={sig}")
         return headers
 
+    def presign_get(self, key: str, expires: int = 900, now: float | None = None) -> str:
+        """A URL that GETs `key` without credentials for `expires` seconds (SigV4 query
+        authentication, which OSS's S3-compatible endpoint accepts like S3): for a browser's
+        <audio> element. Carries the session token when the credentials are temporary."""
+        if not 1 <= expires <= 7 * 86400:
+            raise ValueError("expires must be 1 second to 7 days")
+        stamp = amz_date(now)
+        scope = f"{stamp[:8]}/{self.region}/{SERVICE}/aws4_request"
+        params = {"X-Amz-Algorithm": ALGORITHM, "X-Amz-Credential": f"{self._ak}/{scope}", "X-Amz-Date": stamp,
+                  "X-Amz-Expires": str(int(expires)), "X-Amz-SignedHeaders": "host"}
+        if self._token:
+            params["X-Amz-Security-Token"] = self._token
+        path = self.path_for(check_key(key))
+        query = canonical_query(params)
+        canon = canonical_request("GET", path, query, {"host": self.host}, ["host"], "UNSIGNED-PAYLOAD")
+        sig = signature(self._key_for_day(stamp[:8]), string_to_sign(stamp, scope, canon))
+        return self.url_for(key, f"{query}&X-Amz-Signature={sig}")
+
     def _request(self, method: str, key: str | None, *, query: Mapping[str, str] | None = None,
                  body: bytes = b"", headers: Mapping[str, str] | None = None, op: str) -> tuple[Any, bool]:
         """Send one signed request with bounded retries; (response, ambiguous) where

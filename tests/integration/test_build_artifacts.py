@@ -25,6 +25,9 @@ print(json.dumps(out))
 """
 
 
+INDEX_FUNCTIONS = {"archive_api", "compact_archive_index"}
+
+
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
@@ -48,8 +51,13 @@ def test_every_function_is_built_small_and_without_devkit(artifacts):
         folder = out / key
         names = zipfile.ZipFile(out / f"{key}.zip").infolist()
         source_only = sum(i.compress_size for i in names if "__pycache__" not in i.filename)
-        assert source_only < 5 * 1024 * 1024, (key, source_only)  # the goal, before bytecode
-        assert zipped < 5.5 * 1024 * 1024, (key, zipped)
+        # The goal, before bytecode: 5 MiB; the index's two functions carry DuckDB (~25 MiB zipped),
+        # and only they may (docs/decisions.md "DuckDB only where the index is read or written").
+        duck = (folder / "duckdb").is_dir()
+        assert duck == (key in INDEX_FUNCTIONS), key
+        limit = 40 if duck else 5
+        assert source_only < limit * 1024 * 1024, (key, source_only)
+        assert zipped < (limit + 0.5) * 1024 * 1024, (key, zipped)
         # bytecode only for what the function imports, not whole packages
         pyc = [i for i in names if i.filename.endswith(".pyc")]
         py = [i for i in names if i.filename.endswith(".py")]
@@ -103,6 +111,10 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
         "set_ai_agent_voiceprint": (http_event({"user_id": "u1", "voiceprint_id": "u1_1"}, token=token), 400),
         "clear_ai_agent_voiceprint": (http_event({"user_id": "u1"}, token=token), 400),
         "erase_archive": (http_event({"instance_ids": ["i1"]}, token=token), 403),  # admins only
+        # DuckDB from the artifact over an empty index; the console's files shipped with it
+        "archive_api": (http_event(path="/api/v2/archive/calls", method="GET",
+                                   token=mint_token("ops", secret, role="admin")), 200),
+        "archive_console": (http_event(path="/console/app.js", method="GET"), 200),
         "generate_ai_agent_call": (http_event({"user_id": "u1", "ai_agent_id": "a1"}, token=token), 200),
         "ingest_callback": (http_event(raw_body=json.dumps(call_events("inst-artifact")[0]),
                                        headers={"Authorization": f"Bearer {CALLBACK_TOKEN}"}), 200),
@@ -112,6 +124,11 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
             event, want = requests[key]
             result = run_artifact(out / key, event, env, tmp_path)
             assert result["statusCode"] == want, (key, result)
+        elif key == "compact_archive_index":  # the timer's event: nothing pending, nothing written
+            result = run_artifact(out / key, json.dumps({"triggerTime": "2026-12-01T00:00:00Z",
+                                                         "triggerName": "every-minute", "payload": ""}).encode(),
+                                  env, tmp_path)
+            assert (result["updates"], result["skipped"], result["days"]) == (0, None, []), result
         elif key == "record_failed_invocation":  # a record that is not JSON is still kept
             result = run_artifact(out / key, b"not a failure record", env, tmp_path)
             assert result["status"] in ("recorded", "already_recorded"), (key, result)

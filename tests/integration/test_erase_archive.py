@@ -63,4 +63,7 @@ def test_dry_run_then_erasure_of_a_call(fn):
     receipt = json.loads(store.get(done["receipt"])[0])
     assert receipt["deleted"] == {"analyses": 1, "call_logs": 1, "callbacks": 1, "owner_records": 1}
     assert store.head(layout.erased_key("erase-api-1")) is not None
+    # The call index: an `erased` update drops the call's row at the next compaction.
+    updates = [i.key for i in store.list(f"{layout.INDEX_UPDATES}dt={DT}/erase-api-1/")]
+    assert len(updates) == 1 and "-erased-" in updates[0] and receipt["index_rows"] == 1
     assert post(fn, body, role="admin")[2]["total"] == 0  # again: nothing left

@@ -57,7 +57,7 @@ def test_call_is_analyzed_once_with_provenance(store):
     out = run(store, ccai, etag=etag)
 
     assert out == Outcome("analysed", TARGET, requests=1)
-    assert store.writes == [TARGET] and ccai.deadlines == [77.0]
+    assert store.writes == [_update(store, "analysis"), TARGET] and ccai.deadlines == [77.0]
     (body,) = ccai.bodies
     expected = sorted((t for t in CALL_LOG["dialog"] if t["text"].strip()), key=lambda t: t["begin"])
     assert [s["text"] for s in body["dialogue"]["sentences"]] == [t["text"].strip() for t in expected]
@@ -99,7 +99,7 @@ def test_duplicate_trigger_calls_ccai_no_more_and_settles_leftovers(store):
     assert run(store, ccai).status == "already_analysed"
     assert [(op, "attempts" if "/attempts/" in key else key) for op, key in store.ops] == \
         [erased, ("head", TARGET), ("get", SOURCE)] + settle_ops
-    assert ccai.count == 1 and store.writes == [TARGET]
+    assert ccai.count == 1 and store.writes == [_update(store, "analysis"), TARGET]
 
 
 def test_changed_call_log_is_analyzed_again(store):
@@ -384,3 +384,10 @@ def test_redaction_off_sends_the_transcript_as_it_is(store):
     assert run(store, ccai, etag=etag).status == "analysed"
     assert "13800138000" in json.dumps(ccai.bodies, ensure_ascii=False)
     assert store.json(TARGET)["redaction"] == {"mode": "off", "findings": {}}
+
+
+def _update(store, kind: str) -> str:
+    """The one row update of the call index written before the result (shared/archive/index_rows.py)."""
+    updates = [k for k in store.writes if k.startswith("warehouse/updates/")]
+    assert len(updates) == 1 and f"-{kind}-" in updates[0], updates
+    return updates[0]

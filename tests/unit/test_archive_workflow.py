@@ -95,7 +95,7 @@ def test_finished_call_is_archived_once_with_metadata_log_and_recordings(store, 
     out = run(store, ice, stop_key, fetch)
 
     assert out == Outcome("archived", TARGET)
-    assert store.writes == [TARGET]
+    assert store.writes == [_update(store, "archive"), TARGET]
     assert ice.calls == [("DescribeAIAgentInstance", {"InstanceId": INST, "_region": None, "_deadline": 123.0})]
     s = settings()
     assert fetch.calls == [(URL, {"allowed_hosts": s.CALL_LOG_ALLOWED_HOSTS, "max_bytes": s.CALL_LOG_MAX_BYTES,
@@ -531,3 +531,10 @@ def test_an_erased_call_is_not_archived_and_late_callbacks_go(store, ice, stop_k
     assert run(store, ice, stop_key, fetch) == Outcome("skipped", reason="the call was erased")
     assert ice.calls == [] and fetch.calls == []
     assert chat not in store.objects and stop_key not in store.objects and TARGET not in store.objects
+
+
+def _update(store, kind: str) -> str:
+    """The one row update of the call index written before the result (shared/archive/index_rows.py)."""
+    updates = [k for k in store.writes if k.startswith("warehouse/updates/")]
+    assert len(updates) == 1 and f"-{kind}-" in updates[0], updates
+    return updates[0]

@@ -252,6 +252,7 @@ RETENTION_PARAMETERS = {
     "RETENTION_DAYS_ANALYSES": "AnalysisRetentionDays",
     "RETENTION_DAYS_RECORDINGS": "RecordingRetentionDays",
     "RETENTION_DAYS_RAW": "RawRetentionDays",
+    "RETENTION_DAYS_INDEX": "IndexRetentionDays",
 }
 RETENTION_PREFIXES = {
     "RETENTION_DAYS_CALLBACKS": layout.CALLBACKS,
@@ -259,6 +260,7 @@ RETENTION_PREFIXES = {
     "RETENTION_DAYS_ANALYSES": layout.ANALYSES,
     "RETENTION_DAYS_RECORDINGS": layout.RECORDINGS,
     "RETENTION_DAYS_RAW": layout.RAW,
+    "RETENTION_DAYS_INDEX": layout.WAREHOUSE,
 }
 # What ROS's ALIYUN::OSS::Bucket lifecycle rule accepts (RosBucket.RuleProperty of the ROS CDK,
 # ros-cdk-oss 1.14.0): no NoncurrentVersionExpiration, and Expiration.ExpiredObjectDeleteMarker
@@ -460,8 +462,9 @@ def test_client_api_roles_touch_only_state_in_the_bucket():
     tpl = template()
     roles = role_of_each_function(tpl)
     for key, spec in syaml.functions().items():
-        # ICE's callback is not a client; the erasure endpoint is for admins and reaches every call.
-        if not spec.routes or key in ("ingest_callback", "erase_archive"):
+        # ICE's callback is not a client; the erasure endpoint and the archive API are for admins
+        # and reach every call.
+        if not spec.routes or key in ("ingest_callback", "erase_archive", "archive_api"):
             continue
         granted = grants(tpl["Resources"][roles[key]])
         for action in OSS_ACTIONS:
@@ -649,8 +652,9 @@ def test_latency_critical_functions_have_provisioned_instances_configured_per_en
 def test_erase_role_reaches_every_copy_of_a_call_and_writes_only_receipts():
     tpl = template()
     granted = grants(tpl["Resources"][role_of_each_function(tpl)["erase_archive"]])
-    assert granted["oss:PutObject"] == {layout.ERASURES}
+    # receipts and markers, and the index updates that drop the calls' rows
+    assert granted["oss:PutObject"] == {layout.ERASURES, layout.INDEX_UPDATES}
     every_copy = {layout.CALLBACKS, layout.CALL_LOGS, layout.RAW, layout.ANALYSES, layout.FAILED, layout.STATE,
-                  layout.RECORDINGS}
+                  layout.RECORDINGS, layout.INDEX_UPDATES}
     assert granted["oss:DeleteObject"] == every_copy
     assert "ice:DescribeAIAgentInstance" not in granted and "sts:AssumeRole" not in granted

@@ -1,0 +1,365 @@
+"""Queries over the call index (the archive API): filters, search, cursors, stats, exports.
+
+The index's day files are mirrored from the bucket into a local cache directory (only files
+whose ETag changed are downloaded; at most every `refresh_seconds`), and DuckDB reads them
+there. Nothing assumes a single reader: the files are the only state.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from shared.archive import index_files, index_rows, layout
+from shared.errors import BadRequest
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+DEFAULT_DAYS = 30
+MAX_DAYS = 400
+MAX_WORDS = 8
+MAX_WORD_CHARS = 100
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+STATUSES = ("analysed", "archived", "analysis_failed", "archive_failed", "pending")
+
+# What a list item carries (every column but the searchable transcript and the object keys).
+LIST_COLUMNS = ("instance_id", "dt", "ai_agent_id", "user_id", "session_id", "started_at", "ended_at", "duration_s",
+                "turns", "user_turns", "agent_turns", "status", "hangup_role", "title", "summary", "keywords",
+                "satisfaction", "fields", "failed_rules", "profile", "profile_version", "profiles", "input_tokens",
+                "output_tokens", "total_tokens", "recordings", "redaction_mode", "dead_letters", "archived_at",
+                "analysed_at")
+_FIELD_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+# --- the request's filters ------------------------------------------------------------------------
+
+@dataclass
+class Filters:
+    since: str
+    until: str
+    ai_agent_id: str | None = None
+    user_id: str | None = None
+    words: list[str] = field(default_factory=list)
+    satisfaction: str | None = None
+    failed_rule: str | None = None
+    status: str | None = None
+    fields: list[tuple[str, str]] = field(default_factory=list)
+
+    def digest(self) -> str:
+        """What a cursor is bound to: a cursor of other filters is refused."""
+        return layout.content_digest([self.since, self.until, self.ai_agent_id, self.user_id, self.words,
+                                      self.satisfaction, self.failed_rule, self.status, self.fields])[:12]
+
+
+def _day(query: dict[str, str], name: str) -> date | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(layout.validate_dt(value))
+    except ValueError:
+        raise BadRequest(f"{name}: must be a date YYYY-MM-DD, got {value[:40]!r}",
+                         error_code="InvalidParameter") from None
+
+
+def _text(query: dict[str, str], name: str, limit: int = 128, pattern: re.Pattern[str] | None = None) -> str | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > limit:
+        raise BadRequest(f"{name}: longer than {limit} characters", error_code="InvalidParameter")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise BadRequest(f"{name}: has characters other than letters, digits, '_' and '-'",
+                         error_code="InvalidParameter")
+    return value
+
+
+KNOWN = {"since", "until", "ai_agent_id", "user_id", "q", "satisfaction", "failed_rule", "status", "limit", "cursor",
+         "format"}
+
+
+def parse_filters(query: dict[str, str], *, today: date | None = None, extra: tuple[str, ...] = ()) -> Filters:
+    """The filters of a request's query string; BadRequest naming the parameter when one is wrong."""
+    for name in query:
+        if name not in KNOWN and name not in extra and not name.startswith("field."):
+            raise BadRequest(f"{name[:64]}: unknown parameter", error_code="InvalidParameter")
+    today = today or datetime.now(timezone.utc).date()
+    until = _day(query, "until") or today
+    since = _day(query, "since") or until - timedelta(days=DEFAULT_DAYS - 1)
+    if until < since:
+        raise BadRequest("until: is before since", error_code="InvalidParameter")
+    if (until - since).days >= MAX_DAYS:
+        raise BadRequest(f"since: the range is longer than {MAX_DAYS} days", error_code="InvalidParameter")
+    words: list[str] = []
+    q = _text(query, "q", 400)
+    if q is not None:
+        words = [w.lower() for w in q.split() if w][:MAX_WORDS + 1]
+        if len(words) > MAX_WORDS:
+            raise BadRequest(f"q: more than {MAX_WORDS} words", error_code="InvalidParameter")
+        if any(len(w) > MAX_WORD_CHARS for w in words):
+            raise BadRequest(f"q: a word is longer than {MAX_WORD_CHARS} characters", error_code="InvalidParameter")
+    status = _text(query, "status", 32)
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status: must be one of {', '.join(STATUSES)}", error_code="InvalidParameter")
+    fields = []
+    for name, value in sorted(query.items()):
+        if name.startswith("field."):
+            code = name[len("field."):]
+            if not _FIELD_CODE.fullmatch(code):
+                raise BadRequest(f"{name[:80]}: the field code must be 1-64 letters, digits, '_', '.' or '-'",
+                                 error_code="InvalidParameter")
+            if len(value) > 400:
+                raise BadRequest(f"{name}: longer than 400 characters", error_code="InvalidParameter")
+            fields.append((code, value))
+    if len(fields) > 10:
+        raise BadRequest("field.*: more than 10 field filters", error_code="InvalidParameter")
+    return Filters(since=since.isoformat(), until=until.isoformat(),
+                   ai_agent_id=_text(query, "ai_agent_id", 128, _ID), user_id=_text(query, "user_id", 128, _ID),
+                   words=words, satisfaction=_text(query, "satisfaction", 64),
+                   failed_rule=_text(query, "failed_rule", 200), status=status, fields=fields)
+
+
+def parse_limit(query: dict[str, str]) -> int:
+    raw = query.get("limit")
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadRequest(f"limit: must be a whole number from 1 to {MAX_LIMIT}", error_code="InvalidParameter")
+    return int(raw)
+
+
+def encode_cursor(started_at: str, instance_id: str, f: Filters) -> str:
+    raw = json.dumps([started_at, instance_id, f.digest()], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str, f: Filters) -> tuple[datetime, str]:
+    bad = BadRequest("cursor: not a cursor this API gave for these filters", error_code="InvalidParameter")
+    if len(value) > 400:
+        raise bad
+    try:
+        started, instance_id, digest = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        when = datetime.strptime(started, index_rows.TIME_FORMAT)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise bad from None
+    if digest != f.digest() or not isinstance(instance_id, str):
+        raise bad
+    return when, instance_id
+
+
+def where(f: Filters) -> tuple[str, list[Any]]:
+    """The SQL condition and its parameters for `f`."""
+    parts, params = ["dt BETWEEN ? AND ?"], [f.since, f.until]
+    for name in ("ai_agent_id", "user_id", "satisfaction", "status"):
+        value = getattr(f, name)
+        if value is not None:
+            parts.append(f"{name} = ?")
+            params.append(value)
+    if f.failed_rule is not None:
+        parts.append("list_contains(failed_rules, ?)")
+        params.append(f.failed_rule)
+    for code, value in f.fields:
+        parts.append("list_contains(list_transform(fields, x -> x.code || '\x1f' || coalesce(x.value, '')), ?)")
+        params.append(f"{code}\x1f{value}")
+    for word in f.words:
+        parts.append("(contains(lower(coalesce(transcript_text, '')), ?) OR contains(lower(coalesce(summary, '')), ?)"
+                     " OR contains(lower(coalesce(title, '')), ?))")
+        params.extend([word, word, word])
+    return " AND ".join(parts), params
+
+
+# --- the local mirror of the index --------------------------------------------------------------
+
+class Index:
+    """The index's day files mirrored into `cache_dir`, and a DuckDB connection over them."""
+
+    def __init__(self, store: Any, cache_dir: str, refresh_seconds: float = 5.0) -> None:
+        self.store = store
+        os.makedirs(cache_dir, exist_ok=True)
+        # One directory per mirror: instances (and sandboxes) sharing a /tmp never mix their files.
+        self.dir = tempfile.mkdtemp(prefix="calls-", dir=cache_dir)
+        self.refresh_seconds = refresh_seconds
+        self._etags: dict[str, str] = {}
+        self._checked = -1e18
+        self._lock = threading.Lock()
+        self.con = index_files.connect()
+        self._has_view = False
+
+    def refresh(self, force: bool = False) -> None:
+        """Bring the mirror up to date with the bucket (one LIST; a GET per changed day)."""
+        with self._lock:
+            if not force and time.monotonic() - self._checked < self.refresh_seconds:
+                return
+            seen: dict[str, str] = {}
+            for info in self.store.list(layout.INDEX_CALLS):
+                if info.key.endswith("/" + layout.INDEX_FILE):
+                    seen[info.key] = info.etag
+            changed = False
+            for key, etag in seen.items():
+                if self._etags.get(key) != etag:
+                    data, meta = self.store.get(key)
+                    path = self._path(key)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    tmp = path + ".part"
+                    with open(tmp, "wb") as f:
+                        f.write(data)
+                    os.replace(tmp, path)
+                    self._etags[key] = meta.etag or etag
+                    changed = True
+            for key in set(self._etags) - set(seen):
+                try:
+                    os.unlink(self._path(key))
+                except FileNotFoundError:
+                    pass
+                del self._etags[key]
+                changed = True
+            if changed or not self._has_view:
+                self._view()
+            self._checked = time.monotonic()
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.dir, key[len(layout.INDEX_CALLS):])
+
+    def _view(self) -> None:
+        if self._etags:
+            glob = os.path.join(self.dir, "dt=*", layout.INDEX_FILE).replace("'", "''")
+            self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet('{glob}', "
+                             "hive_partitioning = true, hive_types = {'dt': VARCHAR}, union_by_name = true)")
+        else:
+            cols = ", ".join(f'NULL::{kind} AS "{name}"' for name, kind in index_rows.COLUMNS.items())
+            self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT {cols}, NULL::VARCHAR AS dt WHERE false")
+        self._has_view = True
+
+    def rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        cur = self.con.cursor()
+        try:
+            res = cur.execute(sql, params)
+            names = [d[0] for d in res.description]
+            return [{n: index_files.plain(v) for n, v in zip(names, r)} for r in res.fetchall()]
+        finally:
+            cur.close()
+
+
+# --- the answers ----------------------------------------------------------------------------------
+
+def _item(row: dict[str, Any]) -> dict[str, Any]:
+    out = {c: row.get(c) for c in LIST_COLUMNS}
+    out["fields"] = {f["code"]: f["value"] for f in row.get("fields") or []}
+    return out
+
+
+def list_calls(index: Index, f: Filters, limit: int, cursor: str | None) -> dict[str, Any]:
+    cond, params = where(f)
+    if cursor:
+        when, last_id = decode_cursor(cursor, f)
+        cond += " AND (started_at < ? OR (started_at = ? AND instance_id < ?))"
+        params += [when, when, last_id]
+    cols = ", ".join(f'"{c}"' for c in LIST_COLUMNS)
+    rows = index.rows(f"SELECT {cols} FROM calls WHERE {cond} ORDER BY started_at DESC, instance_id DESC "
+                      f"LIMIT {limit + 1}", params)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = encode_cursor(rows[-1]["started_at"], rows[-1]["instance_id"], f) if more and rows else None
+    return {"calls": [_item(r) for r in rows], "next_cursor": nxt}
+
+
+def find(index: Index, instance_id: str) -> dict[str, Any] | None:
+    cols = ", ".join(f'"{c}"' for c in (*LIST_COLUMNS, "rules", "call_log_key", "analysis_key"))
+    rows = index.rows(f"SELECT {cols} FROM calls WHERE instance_id = ? ORDER BY updated_at DESC LIMIT 1",
+                      [instance_id])
+    return rows[0] if rows else None
+
+
+def stats(index: Index, f: Filters) -> dict[str, Any]:
+    cond, params = where(f)
+    base = f"FROM calls WHERE {cond}"
+    one = index.rows(
+        "SELECT count(*) AS calls, avg(duration_s) AS avg, quantile_cont(duration_s, 0.5) AS p50, "
+        "quantile_cont(duration_s, 0.95) AS p95, max(duration_s) AS max, sum(duration_s) AS total, "
+        "sum(input_tokens) AS input, sum(output_tokens) AS output, sum(total_tokens) AS tokens " + base, params)[0]
+    per_day = index.rows(
+        "SELECT dt AS day, count(*) AS calls, count(*) FILTER (WHERE status = 'analysed') AS analysed, "
+        "count(*) FILTER (WHERE status LIKE '%_failed') AS failed, avg(duration_s) AS avg_duration_s "
+        f"{base} GROUP BY dt ORDER BY dt", params)
+    status = index.rows(f"SELECT status AS k, count(*) AS n {base} GROUP BY status ORDER BY n DESC, k", params)
+    sat = index.rows(f"SELECT coalesce(satisfaction, 'unknown') AS k, count(*) AS n {base} GROUP BY k "
+                     "ORDER BY n DESC, k", params)
+    rules = index.rows(
+        "SELECT r.title AS title, count(*) AS checked, count(*) FILTER (WHERE r.result = 'fail') AS failed "
+        f"FROM (SELECT unnest(rules) AS r {base}) GROUP BY r.title ORDER BY failed DESC, title", params)
+    words = index.rows(
+        f"SELECT w AS word, count(DISTINCT instance_id) AS calls FROM (SELECT instance_id, unnest(keywords) AS w "
+        f"{base}) GROUP BY w ORDER BY calls DESC, word LIMIT 20", params)
+
+    def rnd(v: Any) -> Any:
+        return round(v, 3) if isinstance(v, float) else v
+
+    return {
+        "since": f.since, "until": f.until, "calls": one["calls"],
+        "per_day": [{**d, "avg_duration_s": rnd(d["avg_duration_s"])} for d in per_day],
+        "duration_s": {k: rnd(one[k]) for k in ("avg", "p50", "p95", "max", "total")},
+        "status": {r["k"]: r["n"] for r in status},
+        "satisfaction": {r["k"]: r["n"] for r in sat},
+        "rules": [{**r, "failure_rate": round(r["failed"] / r["checked"], 4) if r["checked"] else None}
+                  for r in rules],
+        "keywords": words,
+        "tokens": {"input": one["input"], "output": one["output"], "total": one["tokens"]},
+    }
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = tuple(c for c in LIST_COLUMNS)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def export(index: Index, f: Filters, fmt: str, max_rows: int) -> tuple[bytes, str, int, bool]:
+    """(body, content type, rows, truncated) of the filtered calls as CSV (UTF-8 with a BOM:
+    spreadsheet tools then read Chinese right), JSONL or Parquet, newest first."""
+    if fmt not in EXPORT_FORMATS:
+        raise BadRequest(f"format: must be one of {', '.join(EXPORT_FORMATS)}", error_code="InvalidParameter")
+    cond, params = where(f)
+    cols = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS)
+    sql = f"SELECT {cols} FROM calls WHERE {cond} ORDER BY started_at DESC, instance_id DESC LIMIT {max_rows + 1}"
+    if fmt == "parquet":
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "calls.parquet")
+            cur = index.con.cursor()
+            try:
+                n = cur.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+                cur.execute(f"COPY ({sql.replace(f'LIMIT {max_rows + 1}', f'LIMIT {max_rows}')}) TO "
+                            f"'{path}' (FORMAT PARQUET, COMPRESSION zstd)", params)
+            finally:
+                cur.close()
+            with open(path, "rb") as fh:
+                return fh.read(), "application/vnd.apache.parquet", min(n, max_rows), n > max_rows
+    rows = [_item(r) for r in index.rows(sql, params)]
+    truncated = len(rows) > max_rows
+    rows = rows[:max_rows]
+    if fmt == "jsonl":
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+        return body, "application/x-ndjson; charset=utf-8", len(rows), truncated
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(EXPORT_COLUMNS)
+    for r in rows:
+        w.writerow([_cell(r.get(c)) for c in EXPORT_COLUMNS])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", len(rows), truncated
