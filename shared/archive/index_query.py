@@ -205,18 +205,16 @@ class Index:
             for info in self.store.list(layout.INDEX_CALLS):
                 if info.key.endswith("/" + layout.INDEX_FILE):
                     seen[info.key] = info.etag
-            changed = False
-            for key, etag in seen.items():
-                if self._etags.get(key) != etag:
-                    data, meta = self.store.get(key)
-                    path = self._path(key)
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    tmp = path + ".part"
-                    with open(tmp, "wb") as f:
-                        f.write(data)
-                    os.replace(tmp, path)
-                    self._etags[key] = meta.etag or etag
-                    changed = True
+            stale = [key for key, etag in seen.items() if self._etags.get(key) != etag]
+            changed = bool(stale)
+            if len(stale) == 1:
+                self._etags[stale[0]] = self._download(stale[0]) or seen[stale[0]]
+            elif stale:  # a cold mirror: the day files in parallel (one connection pool)
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=min(8, len(stale))) as pool:
+                    for key, etag in zip(stale, pool.map(self._download, stale)):
+                        self._etags[key] = etag or seen[key]
             for key in set(self._etags) - set(seen):
                 try:
                     os.unlink(self._path(key))
@@ -227,6 +225,17 @@ class Index:
             if changed or not self._has_view:
                 self._view()
             self._checked = time.monotonic()
+
+    def _download(self, key: str) -> str:
+        """Fetch one day file into the mirror (replaced atomically); its ETag."""
+        data, meta = self.store.get(key)
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{threading.get_ident()}.part"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        return str(meta.etag or "")
 
     def _path(self, key: str) -> str:
         return os.path.join(self.dir, key[len(layout.INDEX_CALLS):])
