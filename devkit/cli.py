@@ -48,7 +48,10 @@ def _cmd_token(args: argparse.Namespace) -> int:
         # The functions refuse a token that lives longer than AUTH_JWT_MAX_TTL_SECONDS.
         print(f"error: --ttl: must be between 1 and {max_ttl} seconds (AUTH_JWT_MAX_TTL_SECONDS)", file=sys.stderr)
         return 2
-    print(mint_token(args.user_id, secret, args.ttl, role=args.role))
+    if args.pii and args.role != "admin":
+        print("error: --pii: only with --role admin (who may see the archive's raw text)", file=sys.stderr)
+        return 2
+    print(mint_token(args.user_id, secret, args.ttl, role=args.role, **({"pii": True} if args.pii else {})))
     return 0
 
 
@@ -116,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
     tok.add_argument("--role", choices=["admin"], help="an operations token (`role: admin`): describe any "
                                                        "instance, message tokens with role=admin")
+    tok.add_argument("--pii", action="store_true", help='with --role admin: `"pii": true`, the archive API and '
+                                                       "console show raw text (README \"Privacy\")")
     tok.set_defaults(func=_cmd_token)
 
     cc = sub.add_parser("configure-callbacks",

@@ -25,6 +25,8 @@ class Principal:
     mode: str
     subject: str | None = None
     admin: bool = False
+    # An admin JWT with `"pii": true` may see the archive's raw text (docs/archive-index.md "Privacy").
+    pii: bool = False
 
     def require_user(self, user_id: str) -> None:
         """In jwt mode the body's `user_id` must be the token's subject."""
@@ -109,5 +111,6 @@ def _jwt_principal(token: str, settings: CoreSettings, mode: str) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Forbidden("authorization token has no subject", error_code="InvalidToken")
-    return Principal(mode, sub, admin=claims.get("role") == ADMIN_ROLE)
+    admin = claims.get("role") == ADMIN_ROLE
+    return Principal(mode, sub, admin=admin, pii=admin and claims.get("pii") is True)
 

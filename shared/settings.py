@@ -426,6 +426,45 @@ class QuotaSettings(EnvSettings):
     CALL_QUOTA_PER_USER_PER_DAY: int = Field(default=100, ge=0, le=100_000)
 
 
+class LiveSettings(EnvSettings):
+    """ARTC cloud recording through the Live API (product live, 2016-11-01; docs/protocols.md#artc-cloud-recording)."""
+
+    # LIVE_ENDPOINT: another Live API (the sandbox's simulator); else https://live.aliyuncs.com.
+    LIVE_ENDPOINT: str | None = None
+    LIVE_CONNECT_TIMEOUT_SECONDS: float = Field(default=2.0, gt=0, le=30)
+    LIVE_READ_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=60)
+    LIVE_MAX_RETRIES: int = Field(default=2, ge=0, le=5)
+
+    @field_validator("LIVE_ENDPOINT")
+    @classmethod
+    def _endpoint_url(cls, v: str | None) -> str | None:
+        return _url(v, "https://live.aliyuncs.com or http://127.0.0.1:9001")
+
+    @property
+    def endpoint(self) -> str:
+        return self.LIVE_ENDPOINT or "https://live.aliyuncs.com"
+
+
+class RecordingSettings(EnvSettings):
+    """What the recording callbacks are checked with, and how recordings are started."""
+
+    # The NotifyAuthKey of every recording task: ALI-LIVE-SIGNATURE = md5(timestamp + "|" + key).
+    RECORDING_NOTIFY_KEY: SecretStr | None = None
+    # A callback whose ALI-LIVE-TIMESTAMP is older (or further ahead) than this is refused.
+    RECORDING_CALLBACK_MAX_AGE_SECONDS: int = Field(default=600, ge=30, le=86400)
+    # The task stops itself after this long without a publisher (Live: 10-14400, default 300).
+    RECORDING_MAX_IDLE_SECONDS: int = Field(default=300, ge=10, le=14400)
+
+    @field_validator("RECORDING_NOTIFY_KEY")
+    @classmethod
+    def _key_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        import re
+
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9]{16,64}", v.get_secret_value()):
+            raise ValueError("must be 16-64 letters and digits (Live's NotifyAuthKey)")
+        return v
+
+
 class ArchiveApiSettings(EnvSettings):
     """The archive API (docs/archive-index.md): where the call index is mirrored, how fresh it is
     kept, how large an export may be, how long a recording's URL lives."""

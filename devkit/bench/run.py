@@ -167,7 +167,7 @@ class Stand:
         today = date.today()
         for d in range(days):
             dt = (today - timedelta(days=d)).isoformat()
-            rows = []
+            rows: list[dict[str, Any]] = []
             for i in range(calls // days):
                 instance = f"bench-{dt}-{i:05d}"
                 frag = {"ai_agent_id": f"agent{i % 5}", "user_id": f"user{i % 97}", "turns": 6,
@@ -179,7 +179,9 @@ class Stand:
                        "fields": [{"code": "user_intent", "value": ("task", "complaint")[i % 2]}],
                        "failed_rules": ["Stays on topic"] if i % 7 == 0 else [], "keywords": ["订单"],
                        "profile": "default", "analysed_at": f"{dt}T23:01:00.000000Z", "total_tokens": 100}
-                rows.append(index_rows.apply(row, index_rows.update_doc("analysis", instance, dt, ana)))
+                merged = index_rows.apply(row, index_rows.update_doc("analysis", instance, dt, ana))
+                assert merged is not None
+                rows.append(merged)
             index_files.put_day(store, con, dt, rows)
         con.close()
 

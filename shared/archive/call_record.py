@@ -162,3 +162,18 @@ def record(store: Store, row: dict[str, Any], *, ttl: int) -> dict[str, Any]:
         "dead_letters": dead_letters(store, dt, instance_id),
         "call_log": call_log,
     }
+
+
+def redact_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """The detail answer with every text a call may carry personal data in redacted: the
+    transcript, the analyses' results, the row's texts, the rules' reasons."""
+    from shared.archive.index_query import redact_item
+    from shared.privacy.transcripts import redact_strings, redact_turns
+
+    out = dict(rec)
+    out["call"] = redact_item(rec["call"])
+    out["transcript"] = redact_turns(rec["transcript"])[0]
+    out["analyses"] = {name: {**a, "result": redact_strings(a.get("result"))[0]} for name, a in rec["analyses"].items()}
+    out["rules"] = [{**r, "reason": redact_strings(r.get("reason"))[0]} for r in rec["rules"]]
+    out["dead_letters"] = redact_strings(rec["dead_letters"])[0]
+    return out

@@ -340,15 +340,21 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def export(index: Index, f: Filters, fmt: str, max_rows: int) -> tuple[bytes, str, int, bool]:
+def export(index: Index, f: Filters, fmt: str, max_rows: int, *, redact: bool = False) -> tuple[bytes, str, int, bool]:
     """(body, content type, rows, truncated) of the filtered calls as CSV (UTF-8 with a BOM:
-    spreadsheet tools then read Chinese right), JSONL or Parquet, newest first."""
+    spreadsheet tools then read Chinese right), JSONL or Parquet, newest first; `redact`: the
+    free text of every row redacted (`redact_item`; Parquet: its text columns)."""
     if fmt not in EXPORT_FORMATS:
         raise BadRequest(f"format: must be one of {', '.join(EXPORT_FORMATS)}", error_code="InvalidParameter")
     cond, params = where(f)
     cols = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS)
     sql = f"SELECT {cols} FROM calls WHERE {cond} ORDER BY started_at DESC, instance_id DESC LIMIT {max_rows + 1}"
     if fmt == "parquet":
+        if redact:  # the text columns through the redactor, then the file from those rows
+            items = [redact_item(r) for r in index.rows(sql, params)]
+            truncated = len(items) > max_rows
+            return _parquet_of(index, items[:max_rows]), "application/vnd.apache.parquet", min(len(items),
+                                                                                                max_rows), truncated
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "calls.parquet")
             cur = index.con.cursor()
@@ -361,6 +367,8 @@ def export(index: Index, f: Filters, fmt: str, max_rows: int) -> tuple[bytes, st
             with open(path, "rb") as fh:
                 return fh.read(), "application/vnd.apache.parquet", min(n, max_rows), n > max_rows
     rows = [_item(r) for r in index.rows(sql, params)]
+    if redact:
+        rows = [redact_item(r) for r in rows]
     truncated = len(rows) > max_rows
     rows = rows[:max_rows]
     if fmt == "jsonl":
@@ -372,3 +380,46 @@ def export(index: Index, f: Filters, fmt: str, max_rows: int) -> tuple[bytes, st
     for r in rows:
         w.writerow([_cell(r.get(c)) for c in EXPORT_COLUMNS])
     return ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", len(rows), truncated
+
+
+def _parquet_of(index: Index, rows: list[dict[str, Any]]) -> bytes:
+    """Rows (as `index.rows` gives them) written back as Parquet with the index's types."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = os.path.join(tmp, "rows.jsonl"), os.path.join(tmp, "calls.parquet")
+        with open(src, "w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        cols = {c: ("VARCHAR" if c == "dt" else index_rows.COLUMNS[c]) for c in EXPORT_COLUMNS}
+        spec = "{" + ", ".join(f"'{c}': '{t}'" for c, t in cols.items()) + "}"
+        cur = index.con.cursor()
+        try:
+            cur.execute(f"COPY (SELECT * FROM read_json(?, format='newline_delimited', columns={spec})) TO "
+                        f"'{out}' (FORMAT PARQUET, COMPRESSION zstd)", [src])
+        finally:
+            cur.close()
+        with open(out, "rb") as fh:
+            return fh.read()
+
+
+# --- what a reader may see ----------------------------------------------------------------------
+
+def redact_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A list item with its free text redacted (summary, title, keywords, field values, letters'
+    reasons); ids, times and rule titles (the profile's own words) as they are."""
+    from shared.privacy.transcripts import redact_strings
+
+    out = dict(item)
+    for name in ("summary", "title", "keywords", "fields", "dead_letters"):
+        if out.get(name) is not None:
+            out[name] = redact_strings(out[name])[0]
+    return out
+
+
+def refuse_personal_search(f: Filters) -> None:
+    """Without the raw view a search for personal data would tell which calls hold it."""
+    from shared.privacy.redact import redact_text_with_findings
+
+    for word in [*f.words, *(v for _, v in f.fields)]:
+        if redact_text_with_findings(word)[1]:
+            raise BadRequest("q: searching for personal data (an ID, phone or card number, an e-mail) needs an "
+                             "admin token with \"pii\": true", error_code="PersonalDataSearch", status=403)

@@ -214,6 +214,9 @@ def _drive_console(browser, url, admin, user_token, refusal, *, ids, listed, det
     if parsed.get("questions_and_answer"):
         expect(page.get_by_test_id("qa-pair")).to_have_count(len(parsed["questions_and_answer"]))
     assert "null" not in page.get_by_test_id("call-page").inner_text()  # absent parts are left out
+    # The page says which view of the text it shows (this admin token has no "pii": true).
+    expect(page.get_by_test_id("view-note")).to_have_attribute("data-view", detail["view"])
+    assert detail["view"] == "redacted"
 
     # The English call: markup in a transcript is shown as text, never parsed as HTML.
     page.goto(f"{url}/console/#/calls/{quote(ids['en'])}")

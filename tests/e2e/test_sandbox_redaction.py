@@ -1,12 +1,19 @@
 """REDACTION_MODE=archive through the sandbox: a call in which the user speaks an ID number and a
-mobile number in words ends with neither in the archived call log or the analysis, and CCAI (the
-simulator) never receives them; the raw call log is kept under raw/ only when asked."""
+mobile number in words ends with neither in the archived call log, the analysis, the call index or
+what the archive API answers, and CCAI (the simulator) never receives them; the raw call log is
+kept under raw/ only when asked."""
 import json
 import os
+import tempfile
+import time
 from datetime import datetime, timedelta, timezone
 
+import duckdb
 import httpx
 import pytest
+
+from devkit.defaults import DEV_JWT_SECRET
+from devkit.tokens import mint_token
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +35,7 @@ def stack():
 def test_spoken_id_and_mobile_never_reach_ccai_or_the_archive(stack):
     from devkit.sandbox.simulate_call import Sandbox
     from shared.archive import layout
+    from shared.clients import object_store
 
     instance = "redact" + os.urandom(6).hex()
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=2)
@@ -73,3 +81,24 @@ def test_spoken_id_and_mobile_never_reach_ccai_or_the_archive(stack):
     raw = sb.object(layout.raw_call_log_key(dt, instance))
     assert SPOKEN_ID in json.dumps(raw, ensure_ascii=False)
     assert call_log["redaction"]["raw_key"] == layout.raw_call_log_key(dt, instance)
+    # The index (its Parquet day file, read with DuckDB) and the archive API — even for an admin
+    # whose token carries "pii": true: in archive mode the raw copy is never served.
+    pii = {"Authorization": f"Bearer {mint_token('dpo', DEV_JWT_SECRET, role='admin', pii=True)}"}
+    listed = []
+    for _ in range(60):
+        listed = httpx.get(stack.url + "/api/v2/archive/calls", headers=pii).json()["calls"]
+        if any(c["instance_id"] == instance and c["status"] == "analysed" for c in listed):
+            break
+        time.sleep(0.5)
+    detail = httpx.get(f"{stack.url}/api/v2/archive/calls/{instance}", headers=pii).json()
+    export = httpx.get(stack.url + "/api/v2/archive/export", params={"format": "jsonl"}, headers=pii).text
+    data, _ = object_store.get_store().get(layout.index_day_key(dt))
+    with tempfile.NamedTemporaryFile(suffix=".parquet") as f:
+        f.write(data)
+        f.flush()
+        rows = duckdb.sql(f"SELECT * FROM read_parquet('{f.name}') WHERE instance_id = '{instance}'").fetchall()
+    assert rows and detail["view"] == "redacted" and len(detail["transcript"]) == len(lines)
+    readable = json.dumps([listed, detail, export, [str(r) for r in rows]], ensure_ascii=False)
+    for secret in SECRETS:
+        assert secret not in readable, secret
+    assert "[身份证号]" in readable and "[手机号]" in readable

@@ -340,3 +340,37 @@ def test_compaction_takes_turns_and_skips_what_is_not_an_update(changing):
     report = compact(TIMER, None)
     assert report["skipped"] is None and report["updates"] == 2 and report["invalid"] == 2
     assert not list(store.list(layout.INDEX_UPDATES)) and store.head(layout.INDEX_LEASE) is None
+
+
+PII_CALL = ("call-pii", "2026-11-26", "agent-a", "henry", "neutral", "task", None, "我的手机号是13812345678，请回电")
+
+
+@pytest.mark.parametrize("mode", ["off", "analysis", "archive"])
+def test_raw_text_only_for_admins_whose_token_says_pii(moto_oss, tmp_path, mode):
+    with bucket_of_its_own(moto_oss, f"archive-api-pii-{mode}", tmp_path, REDACTION_MODE=mode) as (api, compact):
+        archive_like_the_chain(object_store.get_store(), [PII_CALL])
+        compact(TIMER, None)
+        pii = mint_token("dpo", SECRET, role="admin", pii=True)
+        answers = {}
+        for who, token in (("admin", ADMIN), ("pii", pii)):
+            _, listed = get_json(api, "/api/v2/archive/calls", token=token, since="2026-11-26", until="2026-11-26")
+            _, detail = get_json(api, "/api/v2/archive/calls/call-pii", token=token)
+            export = get(api, "/api/v2/archive/export", token=token, since="2026-11-26", until="2026-11-26",
+                         format="csv")
+            status, search = get_json(api, "/api/v2/archive/calls", token=token, q="13812345678", **RANGE)
+            answers[who] = (listed, detail, export, status, search)
+    # Without "pii": true, every text is redacted on the way out, whatever the archive holds.
+    listed, detail, export, status, search = answers["admin"]
+    shown = json.dumps([listed, detail], ensure_ascii=False) + export["body"]
+    assert "13812345678" not in shown and "[手机号]" in detail["transcript"][1]["text"]
+    assert listed["view"] == detail["view"] == export["headers"]["X-Archive-View"] == "redacted"
+    assert (status, search["error_code"]) == (403, "PersonalDataSearch")  # no oracle either
+    # With it: what the archive holds (the raw copy of REDACTION_MODE=archive is never served).
+    listed, detail, export, status, search = answers["pii"]
+    raw = mode != "archive"
+    assert detail["view"] == ("raw" if raw else "redacted")
+    assert ("13812345678" in detail["transcript"][1]["text"]) is raw
+    if raw:
+        assert status == 200 and [c["instance_id"] for c in search["calls"]] == ["call-pii"]
+    else:
+        assert (status, search["error_code"]) == (403, "PersonalDataSearch")

@@ -572,7 +572,8 @@
       cursor = (data && data.next_cursor) || null;
       more.hidden = !cursor;
       more.disabled = false;
-      count.textContent = `${shown} call${shown === 1 ? '' : 's'} shown${cursor ? ', more available' : ''}`;
+      count.textContent = `${shown} call${shown === 1 ? '' : 's'} shown${cursor ? ', more available' : ''}` +
+        (data && data.view === 'redacted' ? ' · redacted view' : (data && data.view === 'raw' ? ' · raw view' : ''));
       if (!shown) below.appendChild(empty('No calls match these filters.'));
     }
 
@@ -704,6 +705,7 @@
       el('div', { class: 'page-head' },
         el('h1', { testid: 'call-heading' }, call.title || 'Untitled call'),
         el('span', { class: 'mono muted', testid: 'call-id' }, call.instance_id || id)),
+      viewNote(data.view),
       metaCard(call, data.call_log),
       letters.length ? deadLettersCard(letters) : null,
       el('div', { class: 'columns' },
@@ -714,6 +716,19 @@
           analysisCard(analyses, call, list(data.rules)),
           callbacksCard(list(data.callbacks)),
           callLogCard(data.call_log)))]);
+  }
+
+  /** Which view of the text the API gave: the raw text needs an admin token with "pii": true. */
+  function viewNote(view) {
+    if (view === 'raw') {
+      return el('p', { class: 'view-note view-raw', testid: 'view-note', dataset: { view } },
+        'Raw view: personal data as the archive holds it (your token carries "pii": true).');
+    }
+    if (view === 'redacted') {
+      return el('p', { class: 'view-note', testid: 'view-note', dataset: { view } },
+        'Redacted view: ID, phone and card numbers and e-mails are masked. Raw text needs an admin token with "pii": true.');
+    }
+    return null;
   }
 
   function dl(pairs, testid) {
