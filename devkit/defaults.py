@@ -3,7 +3,7 @@
 These values are public and only good on a laptop. A variable already set in the
 environment always wins. Deployed stages never see them (s.yaml does not use them),
 and refuse them if they do: `shared/settings.py` keeps the SHA-256 of DEV_TOKEN,
-DEV_JWT_SECRET and DEV_CALLBACK_TOKEN (`is_dev_secret`); change one here and
+DEV_JWT_SECRET, DEV_CALLBACK_TOKEN and DEV_RECORDING_NOTIFY_KEY (`is_dev_secret`); change one here and
 tests/unit/test_dev_secrets.py asks you to update its fingerprint there.
 """
 from __future__ import annotations
@@ -17,6 +17,8 @@ DEV_CALLBACK_TOKEN = "dev-callback-token-change-me"
 # a token of their own, so holding the callback token (ICE's) does not open them.
 DEV_SANDBOX_TOKEN = "dev-sandbox-token-change-me"
 DEV_BUCKET = "aicall-archive-dev"
+# ARTC cloud recording's NotifyAuthKey (16-64 letters and digits): signs the recording callbacks.
+DEV_RECORDING_NOTIFY_KEY = "devRecordingNotifyKey0123456789"
 
 DEV_ENV: dict[str, str] = {
     "STAGE": "dev",
@@ -28,6 +30,7 @@ DEV_ENV: dict[str, str] = {
     "CALLBACK_TOKEN": DEV_CALLBACK_TOKEN,
     "SANDBOX_TOKEN": DEV_SANDBOX_TOKEN,
     "ARCHIVE_BUCKET": DEV_BUCKET,
+    "RECORDING_NOTIFY_KEY": DEV_RECORDING_NOTIFY_KEY,
 }
 
 

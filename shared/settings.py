@@ -124,6 +124,7 @@ DEV_SECRET_FINGERPRINTS: dict[str, str] = {
     "DEV_JWT_SECRET": "28d4a1daa3d7feec4e2373c83e6353e8f5e13ba7af5a55a77eacd98a5d46ac79",
     "DEV_CALLBACK_TOKEN": "fc8b9e3167ab5f890304b2fb92f5e8e7d7bcd2694e3361d10bf406be72cb29fd",
     "DEV_TOKEN": "e44a373157f8cc98ecf514e8f55006b4cddd65893bbae7634f9f38ed59d6b10a",
+    "DEV_RECORDING_NOTIFY_KEY": "0fa0194ebcc24dabf028f1a68c093f025c5de86a5d4edf540a247fb778d348e6",
 }
 _DEV_FINGERPRINTS = frozenset(DEV_SECRET_FINGERPRINTS.values())
 
@@ -455,6 +456,8 @@ class RecordingSettings(EnvSettings):
     # The task stops itself after this long without a publisher (Live: 10-14400, default 300).
     RECORDING_MAX_IDLE_SECONDS: int = Field(default=300, ge=10, le=14400)
 
+    STAGE: Literal["dev", "staging", "prod"] = "dev"
+
     @field_validator("RECORDING_NOTIFY_KEY")
     @classmethod
     def _key_shape(cls, v: SecretStr | None) -> SecretStr | None:
@@ -463,6 +466,21 @@ class RecordingSettings(EnvSettings):
         if v is not None and not re.fullmatch(r"[A-Za-z0-9]{16,64}", v.get_secret_value()):
             raise ValueError("must be 16-64 letters and digits (Live's NotifyAuthKey)")
         return v
+
+    @model_validator(mode="after")
+    def _no_dev_key_outside_dev(self) -> "RecordingSettings":
+        if self.STAGE != "dev" and self.RECORDING_NOTIFY_KEY is not None \
+                and is_dev_secret(self.RECORDING_NOTIFY_KEY.get_secret_value()):
+            raise ValueError(f"RECORDING_NOTIFY_KEY is the public development key; refused when STAGE={self.STAGE}")
+        return self
+
+    def notify_key(self) -> str:
+        """The key, or a ConfigurationError naming the variable (recording needs it)."""
+        if self.RECORDING_NOTIFY_KEY is None:
+            from shared.errors import ConfigurationError
+
+            raise ConfigurationError("RECORDING_NOTIFY_KEY: not set; ARTC recording callbacks are signed with it")
+        return self.RECORDING_NOTIFY_KEY.get_secret_value()
 
 
 class ArchiveApiSettings(EnvSettings):

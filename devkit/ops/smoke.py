@@ -98,6 +98,9 @@ def http_checks(base_url: str, jwt_secret: str | None) -> dict[str, Callable[[An
         "/api/v2/archive/calls": lambda c: _expect(*get(c, "/api/v2/archive/calls", admin), 200),
         # The console's page is served (its data needs an admin token in the browser).
         "/console/*": lambda c: _expect_page(c.get(base_url.rstrip("/") + "/console/")),
+        # Unsigned: Live's signature is checked before anything is stored (and the key is configured).
+        "/api/v2/aiagent/recordingCallback": lambda c: _expect(*post(c, "/api/v2/aiagent/recordingCallback", {}, {}),
+                                                               401),
         # Without the callback token nothing may be stored.
         "/api/v2/aiagent/callback": lambda c: _expect(*post(c, "/api/v2/aiagent/callback", {}, {}), 401),
     }

@@ -20,6 +20,7 @@ date partitions, dates in UTC)::
     state/channels/<channelId>.json                                         whose ARTC channel it is
     state/voiceprints/<voiceprintId>.json                                   whose voiceprint id it is
     state/quota/dt=YYYY-MM-DD/<userId>/<slot>.json                          a user's billed call starts of a day
+    state/recordings/<taskId>.json                                          an ARTC cloud recording task: whose call
     warehouse/updates/dt=YYYY-MM-DD/<instanceId>/<time>-<kind>-<digest>.json  a row update of the call index
     warehouse/calls/dt=YYYY-MM-DD/calls.parquet                             the call index (docs/archive-index.md)
     warehouse/compaction.lease                                              who is compacting, until when
@@ -60,6 +61,7 @@ OWNERS = STATE + "owners/"
 CHANNELS = STATE + "channels/"
 VOICEPRINTS = STATE + "voiceprints/"
 QUOTA = STATE + "quota/"
+RECORDING_TASKS = STATE + "recordings/"
 
 # The raw call log when the archive keeps only redacted text (REDACTION_MODE=archive).
 RAW = "raw/"
@@ -108,6 +110,7 @@ TRIGGERS: dict[str, KeyFilter] = {
 # prefix one of its own triggers listens to (tests/unit/test_archive_keys.py checks).
 WRITES: dict[str, tuple[str, ...]] = {
     "ingest_callback": (CALLBACKS,),
+    "ingest_recording_callback": (CALLBACKS,),
     "archive_call_log": (CALL_LOGS, FAILED, RAW, INDEX_UPDATES),
     "analyze_conversation": (ANALYSES, FAILED, INDEX_UPDATES),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
@@ -125,6 +128,7 @@ WRITES: dict[str, tuple[str, ...]] = {
 # (tests/unit/test_deploy_consistency.py checks the roles against both).
 READS: dict[str, tuple[str, ...]] = {
     "ingest_callback": (CALLBACKS, ERASED_INSTANCES),
+    "ingest_recording_callback": (CALLBACKS, RECORDING_TASKS),
     "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED, ERASED_INSTANCES, OWNERS),
     "analyze_conversation": (CALL_LOGS, ANALYSES, FAILED, ERASED_INSTANCES),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
@@ -462,6 +466,13 @@ def voiceprint_key(voiceprint_id: str) -> str:
     if not isinstance(voiceprint_id, str) or not _INSTANCE_ID.fullmatch(voiceprint_id):
         raise ValueError("voiceprint id must be 1-128 characters of A-Z, a-z, 0-9, '_' and '-'")
     return f"{VOICEPRINTS}{voiceprint_id}{JSON_SUFFIX}"
+
+
+def recording_task_key(task_id: str) -> str:
+    """`state/recordings/<taskId>.json`: which call an ARTC cloud recording task records."""
+    if not isinstance(task_id, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", task_id):
+        raise ValueError("task id must be 1-128 letters, digits, '_', '.' or '-'")
+    return f"{RECORDING_TASKS}{task_id}.json"
 
 
 def quota_prefix(day: str | date, user_id: str) -> str:

@@ -20,7 +20,7 @@ def test_smoke_http_probes_pass_against_a_healthy_sandbox(monkeypatch):
     assert set(triggered) == {"archive_call_log", "analyze_conversation"}
     http = [line for line in lines if not any(k in line for k in triggered) and ("PASS" in line or "FAIL" in line)]
     routed = [k for k, spec in syaml.functions().items() if spec.routes]
-    assert len(http) == len(routed) == 13 and all("PASS" in line for line in http), lines
+    assert len(http) == len(routed) == 14 and all("PASS" in line for line in http), lines
 
 
 def test_smoke_fails_when_the_jwt_secret_differs(monkeypatch):

@@ -95,7 +95,8 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
            "ALIBABA_CLOUD_ACCESS_KEY_ID": AK, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SK,
            "CALLBACK_TOKEN": CALLBACK_TOKEN, "ARCHIVE_BUCKET": moto_oss.bucket, "OSS_ENDPOINT": moto_oss.endpoint,
            "OSS_ACCESS_KEY_ID": moto_oss.access_key_id, "OSS_ACCESS_KEY_SECRET": moto_oss.access_key_secret,
-           "CCAI_WORKSPACE_ID": "ws", "CCAI_APP_ID": "app", **WIDE_EVENT_WINDOW}
+           "CCAI_WORKSPACE_ID": "ws", "CCAI_APP_ID": "app", "RECORDING_NOTIFY_KEY": "artifactKey0123456789",
+           **WIDE_EVENT_WINDOW}
     token = mint_token("u1", secret)
     ice_sim.add_instance("inst-artifact", status="Executing")
     requests = {
@@ -115,6 +116,7 @@ def test_each_artifact_runs_its_handler_in_a_clean_interpreter(artifacts, ice_si
         "archive_api": (http_event(path="/api/v2/archive/calls", method="GET",
                                    token=mint_token("ops", secret, role="admin")), 200),
         "archive_console": (http_event(path="/console/app.js", method="GET"), 200),
+        "ingest_recording_callback": (http_event(raw_body="{}", path="/api/v2/aiagent/recordingCallback"), 401),
         "generate_ai_agent_call": (http_event({"user_id": "u1", "ai_agent_id": "a1"}, token=token), 200),
         "ingest_callback": (http_event(raw_body=json.dumps(call_events("inst-artifact")[0]),
                                        headers={"Authorization": f"Bearer {CALLBACK_TOKEN}"}), 200),

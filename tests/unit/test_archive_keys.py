@@ -268,8 +268,11 @@ def test_the_chain_is_acyclic_and_as_designed():
     # function -> functions its writes can trigger (prefix overlap is enough to fire)
     edges = {name: {t for t, flt in ak.TRIGGERS.items() for p in prefixes if _overlap(p, flt.prefix)}
              for name, prefixes in ak.WRITES.items()}
+    # The recording callbacks are stored as the call's callbacks (prefix callbacks/), so they
+    # could fire the archive step; their keys end -rtc_<event>.json, never -agent_stop.json (below).
     chain = {"ingest_callback": {"archive_call_log"}, "archive_call_log": {"analyze_conversation"},
-             "analyze_conversation": set(), "record_failed_invocation": set()}
+             "analyze_conversation": set(), "record_failed_invocation": set(),
+             "ingest_recording_callback": {"archive_call_log"}}
     assert {k: v for k, v in edges.items() if k in chain} == chain
     # The client API's records (state/: owners, channels, voiceprints, quotas), the erasure
     # receipts (erasures/) and the call index (warehouse/) trigger nothing.
@@ -288,6 +291,11 @@ def test_the_chain_is_acyclic_and_as_designed():
 def test_what_the_builders_make_fires_only_the_next_function():
     digest = "0" * 16
     assert ak.triggered_by(key_of(EVENT)) == ["archive_call_log"]
+    from shared.archive import recording_callbacks
+
+    for kind in recording_callbacks.EVENT_TYPES:  # a recording callback stored for a call fires nothing
+        name = recording_callbacks.event_name(kind)
+        assert ak.triggered_by(ak.callback_key("i", name, "2025-08-14T00:00:00Z", {"k": kind})) == [], name
     for key in (ak.call_log_key("2025-08-14", "i"),):
         assert ak.triggered_by(key) == ["analyze_conversation"]
     for key in (ak.analysis_key("2025-08-14", "i", "default"), ak.failed_key("archive", "2025-08-14", "i", digest),
