@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
@@ -51,7 +52,8 @@ def _cmd_token(args: argparse.Namespace) -> int:
     if args.pii and args.role != "admin":
         print("error: --pii: only with --role admin (who may see the archive's raw text)", file=sys.stderr)
         return 2
-    print(mint_token(args.user_id, secret, args.ttl, role=args.role, **({"pii": True} if args.pii else {})))
+    extra: dict[str, Any] = {"pii": True} if args.pii else {}
+    print(mint_token(args.user_id, secret, args.ttl, role=args.role, **extra))
     return 0
 
 
@@ -72,7 +74,7 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 def _cmd_simulate_call(args: argparse.Namespace) -> int:
     from devkit.sandbox import simulate_call
 
-    return simulate_call.main(args.url, args.turns, args.timeout)
+    return simulate_call.main(args.url, args.turns, args.timeout, video=args.video)
 
 
 def _cmd_reanalyze(args: argparse.Namespace) -> int:
@@ -141,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--url", default="http://127.0.0.1:9000", help="the sandbox (default http://127.0.0.1:9000)")
     sc.add_argument("--turns", type=int, default=6, help="chat records in the call (default 6)")
     sc.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each stage (default 30)")
+    sc.add_argument("--video", action="store_true",
+                    help="a video call started through generateAIAgentCall (VisionChat), recorded by ARTC cloud "
+                         "recording: waits for its MP4 too")
     sc.set_defaults(func=_cmd_simulate_call)
 
     ra = sub.add_parser("reanalyze", help="run the analysis again over the archive (resumable: skips what is done)")
@@ -187,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--stage", required=True, choices=["dev", "staging", "prod"])
     sm.add_argument("--url", help="API base URL (default API_BASE_URL, or https://API_DOMAIN)")
     sm.set_defaults(func=_cmd_smoke)
+
+    from devkit.ops import seed_archive
+
+    seed_archive.add_parser(sub)
     return p
 
 

@@ -451,12 +451,21 @@ class RecordingSettings(EnvSettings):
 
     # The NotifyAuthKey of every recording task: ALI-LIVE-SIGNATURE = md5(timestamp + "|" + key).
     RECORDING_NOTIFY_KEY: SecretStr | None = None
+    # Where Live sends the recording callbacks: https://<api domain>/api/v2/aiagent/recordingCallback.
+    RECORDING_CALLBACK_URL: str | None = None
+    # The ARTC app of the agent calls, when ICE's token does not say it (it carries `appid`).
+    RECORDING_RTC_APP_ID: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     # A callback whose ALI-LIVE-TIMESTAMP is older (or further ahead) than this is refused.
     RECORDING_CALLBACK_MAX_AGE_SECONDS: int = Field(default=600, ge=30, le=86400)
     # The task stops itself after this long without a publisher (Live: 10-14400, default 300).
     RECORDING_MAX_IDLE_SECONDS: int = Field(default=300, ge=10, le=14400)
 
     STAGE: Literal["dev", "staging", "prod"] = "dev"
+
+    @field_validator("RECORDING_CALLBACK_URL")
+    @classmethod
+    def _callback_url(cls, v: str | None) -> str | None:
+        return _url(v, "https://api.example.com/api/v2/aiagent/recordingCallback")
 
     @field_validator("RECORDING_NOTIFY_KEY")
     @classmethod

@@ -15,7 +15,7 @@ pytest_plugins = ["tests.oss_server", "tests.chain"]
 
 # Tests never inherit a developer's real configuration or cloud credentials.
 for _name in list(os.environ):
-    if _name.startswith(("AUTH_", "LIVE_MIC_", "RTC_", "ALIBABA_CLOUD_", "ICE_", "OSS_", "CCAI_", "ARCHIVE_",
+    if _name.startswith(("AUTH_", "LIVE_", "RECORDING_", "RTC_", "ALIBABA_CLOUD_", "ICE_", "OSS_", "CCAI_", "ARCHIVE_",
                          "CALLBACK_", "STS_", "CLIENT_UPLOAD_", "AGENT_POLICY", "CALL_QUOTA_")) \
             or _name in ("STAGE", "CORS_ALLOW_ORIGINS", "HTTP_MAX_BODY_BYTES", "SANDBOX_TOKEN"):
         del os.environ[_name]

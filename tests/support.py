@@ -147,7 +147,7 @@ def in_process_sandbox(env: Mapping[str, str] | None = None):
 
     from devkit.sandbox.stack import DevStack
     from shared import settings
-    from shared.clients import ccai, ice, object_store
+    from shared.clients import ccai, ice, live, object_store
 
     saved = dict(os.environ)
     os.environ.update(env or {})
@@ -164,4 +164,5 @@ def in_process_sandbox(env: Mapping[str, str] | None = None):
         settings.reset_cache()
         ice.reset_client()
         ccai.reset_client()
+        live.reset_client()
         object_store.reset_store()

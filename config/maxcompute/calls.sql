@@ -3,7 +3,8 @@
 -- The index is Hive-partitioned Parquet in the archive bucket, one file per UTC day, rewritten in
 -- place by the compaction step:
 --     oss://<bucket>/warehouse/calls/dt=YYYY-MM-DD/calls.parquet
--- The columns and their order are shared/archive/index_rows.py COLUMNS (schema version 1);
+-- The columns and their order are shared/archive/index_rows.py COLUMNS (schema version 2: version 1's
+-- columns, then the complete record's; day files written before have no such columns: NULL there);
 -- tests/unit/test_maxcompute_ddl.py keeps this file equal to them. `dt` is only in the path.
 --
 -- Replace before running:
@@ -63,9 +64,15 @@ CREATE EXTERNAL TABLE IF NOT EXISTS aicall_calls
     `archived_at`     TIMESTAMP,
     `analysed_at`     TIMESTAMP,
     `updated_at`      TIMESTAMP,
-    `schema_version`  INT
+    `schema_version`  INT,
+    `completeness`    STRING,      -- complete | incomplete (the reconciled transcript)
+    `audio_linked`    INT,
+    `llm_p50_ms`      DOUBLE,
+    `llm_p95_ms`      DOUBLE,
+    `tts_p50_ms`      DOUBLE,
+    `tts_p95_ms`      DOUBLE
 )
-COMMENT 'AICall call index (aicall.calls schema 1), one Parquet file per UTC day'
+COMMENT 'AICall call index (aicall.calls schema 2), one Parquet file per UTC day'
 PARTITIONED BY (dt STRING)
 ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'
 WITH SERDEPROPERTIES (

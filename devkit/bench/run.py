@@ -399,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "devkit.bench.redaction"], check=False)
         print("--- analysis (python -m devkit.bench.analysis) ---", flush=True)
         subprocess.run([sys.executable, "-m", "devkit.bench.analysis"], check=False)
+        print("--- archive index (python -m devkit.bench.archive) ---", flush=True)
+        subprocess.run([sys.executable, "-m", "devkit.bench.archive"], check=False)
         print("--- load test against aiagent dev (python -m devkit.bench.load) ---", flush=True)
         subprocess.run([sys.executable, "-m", "devkit.bench.load", "--requests", "1000", "--concurrency", "8"],
                        check=False)

@@ -76,6 +76,14 @@ class Sandbox:
                                f"{body.get('code')} {body.get('message')}")
         return body
 
+    def ice_audio(self, **params: Any) -> dict[str, Any]:
+        """The ICE simulator's recording of a sentence (or the whole call): its audio callback."""
+        resp = self.http.post(self.url + "/_sandbox/ice/audio", params={k: str(v) for k, v in params.items()
+                                                                        if v is not None})
+        if resp.status_code != 200:
+            raise RuntimeError(f"/_sandbox/ice/audio answered {resp.status_code}: {resp.text[:200]}")
+        return resp.json()["event"]
+
     def objects(self, prefix: str) -> list[dict[str, Any]]:
         resp = self.http.get(self.url + "/_sandbox/objects", params={"prefix": prefix})
         if resp.status_code != 200:
@@ -117,19 +125,75 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+# The agent's latency after each user turn (s): intent recognised, LLM first packet, TTS first packet.
+LATENCY = (0.2, 0.65, 1.1)
+
+
+def with_latency(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The call's callbacks with what ICE reports of the agent's latency after each user turn:
+    intent_recognized, llm_data_received, tts_data_received (the archive step's timings)."""
+    out: list[dict[str, Any]] = []
+    for ev in events:
+        out.append(ev)
+        data: dict[str, Any] = ev["data"] if isinstance(ev.get("data"), dict) else {}
+        if ev["event"] == "chat_record" and data.get("role") == "user":
+            at = datetime.strptime(ev["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+            for kind, delay in zip(("intent_recognized", "llm_data_received", "tts_data_received"), LATENCY):
+                out.append({**ev, "event": kind, "timestamp": _stamp(at + timedelta(seconds=delay)),
+                            "data": {"sentenceId": data.get("sentenceId")}})
+    return out
+
+
+def with_audio(sb: Sandbox, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The call's callbacks as ICE sends them with voice recording on: each chat_record followed by
+    its sentence's audio_record (the WAV written by the ICE simulator), full_audio_record before
+    agent_stop."""
+    out: list[dict[str, Any]] = []
+    for ev in events:
+        if ev["event"] == "agent_stop":
+            out.append(sb.ice_audio(instance_id=ev["instanceId"], kind="call", duration_ms=1000,
+                                    timestamp=ev["timestamp"]))
+        out.append(ev)
+        if ev["event"] == "chat_record":
+            data = ev["data"]
+            out.append(sb.ice_audio(instance_id=ev["instanceId"], kind="sentence", sentence_id=data.get("sentenceId"),
+                                    role=data.get("role"), text=data.get("text"), duration_ms=600,
+                                    timestamp=ev["timestamp"]))
+    return out
+
+
+def start_video_call(sb: Sandbox, out: Callable[[str], None]) -> str:
+    """A video call started the way the kits start one: generateAIAgentCall (VisionChat) with the
+    client token (AUTH_MODE=static in the sandbox); the function starts its ARTC cloud recording."""
+    from devkit.defaults import DEV_TOKEN
+
+    client = (os.environ.get("AUTH_STATIC_TOKENS") or DEV_TOKEN).split(",")[0].strip()
+    resp = sb.http.post(sb.url + "/api/v2/aiagent/generateAIAgentCall",
+                        json={"user_id": "sim-user", "ai_agent_id": "simulated-agent", "workflow_type": "VisionChat"},
+                        headers={"Authorization": f"Bearer {client}"})
+    body = resp.json() if resp.content else {}
+    if resp.status_code != 200:
+        raise RuntimeError(f"generateAIAgentCall answered {resp.status_code}: {body.get('message')}")
+    out(f"video call started through generateAIAgentCall: instance {body['ai_agent_instance_id']}, "
+        f"channel {body.get('channel_id')}")
+    return str(body["ai_agent_instance_id"])
+
+
 def run(url: str, turns: int, token: str, timeout: float = 30.0, out: Callable[[str], None] = print,
-        sandbox_token: str | None = None) -> int:
+        sandbox_token: str | None = None, audio: bool = True, video: bool = False) -> int:
     from devkit.defaults import DEV_SANDBOX_TOKEN
     from shared.archive import layout
 
-    instance_id = "sim" + uuid.uuid4().hex[:24]
     sb = Sandbox(url, token, sandbox_token or DEV_SANDBOX_TOKEN)
-    events = call_events(instance_id, turns)
+    instance_id = start_video_call(sb, out) if video else "sim" + uuid.uuid4().hex[:24]
+    events = with_latency(call_events(instance_id, turns))
+    if audio:
+        events = with_audio(sb, events)
     out(f"simulated call {instance_id}: {len(events)} callbacks to {sb.url}{CALLBACK_PATH}")
     stop_key: Any = None  # the agent_stop answer's key: parse_callback_key rejects anything else
     for ev in events:
         answer = sb.post_callback(ev)
-        out(f"  {ev['event']:12} -> {answer.get('key')}")
+        out(f"  {ev['event']:17} -> {answer.get('key')}")
         if ev["event"] == "agent_stop":
             stop_key = answer.get("key")
     dt = layout.parse_callback_key(stop_key).dt
@@ -152,10 +216,24 @@ def run(url: str, turns: int, token: str, timeout: float = 30.0, out: Callable[[
     out(f"analysis: {found[1]}")
     for line in summary_lines(sb.object(found[1])):
         out(line)
+    if video:  # the ARTC recording stopped with the call: Live uploads its MP4, then calls back
+        start_day = datetime.now(timezone.utc).date()
+        prefixes = [layout.recording_prefix((start_day - timedelta(days=d)).isoformat(), instance_id)
+                    for d in (0, 1)]
+        end = time.monotonic() + timeout
+        files: list[dict[str, Any]] = []
+        while time.monotonic() < end and not files:
+            files = [o for p in prefixes for o in sb.objects(p) if o["key"].endswith(".mp4")]
+            if not files:
+                time.sleep(0.2)
+        if not files:
+            out(f"recording: no MP4 after {timeout:.0f} s")
+            return 1
+        out(f"recording: {files[0]['key']} ({files[0]['size']} bytes)")
     return 0
 
 
-def main(url: str, turns: int, timeout: float) -> int:
+def main(url: str, turns: int, timeout: float, video: bool = False) -> int:
     import sys
 
     from devkit.defaults import DEV_CALLBACK_TOKEN, DEV_SANDBOX_TOKEN
@@ -165,7 +243,8 @@ def main(url: str, turns: int, timeout: float) -> int:
         return 2
     token = (os.environ.get("CALLBACK_TOKEN") or DEV_CALLBACK_TOKEN).split(",")[0].strip()
     try:
-        return run(url, turns, token, timeout, sandbox_token=os.environ.get("SANDBOX_TOKEN") or DEV_SANDBOX_TOKEN)
+        return run(url, turns, token, timeout, sandbox_token=os.environ.get("SANDBOX_TOKEN") or DEV_SANDBOX_TOKEN,
+                   video=video)
     except Exception as exc:  # noqa: BLE001 - a command line: say what failed, no traceback
         print(f"error: {type(exc).__name__}: {exc} (is `aiagent dev` running at {url}?)", file=sys.stderr)
         return 1

@@ -235,6 +235,9 @@ class DevStack:
 
         self.filled = defaults.apply()
         self.ups = upstreams.start(data_dir=self.data_dir)
+        from shared.clients import live
+
+        live.reset_client()
         ice.reset_client()
         ccai.reset_client()
         object_store.reset_store()
@@ -251,6 +254,13 @@ class DevStack:
         self._start_timers()
         self.sandbox.admin = self._admin
         self.server = self.sandbox.serve(self.host, self.port)
+        if not os.environ.get("RECORDING_CALLBACK_URL"):
+            # Live's recording callbacks come back to this sandbox (its port is known only now).
+            from shared.settings import reset_cache
+
+            os.environ["RECORDING_CALLBACK_URL"] = f"{self.url}/api/v2/aiagent/recordingCallback"
+            self.filled["RECORDING_CALLBACK_URL"] = os.environ["RECORDING_CALLBACK_URL"]
+            reset_cache()
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
         return self
 
@@ -311,9 +321,11 @@ class DevStack:
         if not token or not hmac.compare_digest(hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest(),
                                                 hashlib.sha256(token.encode()).digest()):
             return 401, {"code": 401, "message": "sandbox endpoints need Authorization: Bearer <SANDBOX_TOKEN>"}
+        store = object_store.get_store()
+        if path == "/_sandbox/ice/audio" and method == "POST":
+            return self._ice_audio(store, query)
         if method != "GET":
             return 405, {"code": 405, "message": "GET only"}
-        store = object_store.get_store()
         if path == "/_sandbox/status":
             st = self.dispatcher.stats
             # Where this sandbox's upstreams are (no credentials): `aiagent reanalyze --url` uses them.
@@ -349,6 +361,24 @@ class DevStack:
                 content = data.decode("utf-8", "replace")
             return 200, {"code": 200, "key": info.key, "etag": info.etag, "content": content}
         return 404, {"code": 404, "message": f"unknown sandbox endpoint {path[:100]}"}
+
+    @staticmethod
+    def _ice_audio(store: Any, query: dict[str, str]) -> tuple[int, Any]:
+        """POST /_sandbox/ice/audio?instance_id=&kind=sentence|call[&sentence_id=&role=&duration_ms=&timestamp=]:
+        the ICE simulator's voice recording: the WAV written into the bucket, the audio callback
+        ICE would send for it returned (`aiagent simulate-call` posts it to the callback endpoint)."""
+        from devkit.sims.ice import record_audio
+        from shared.archive import layout
+
+        try:
+            instance = layout.validate_instance_id(query.get("instance_id", ""))
+            sentence = int(query["sentence_id"]) if query.get("sentence_id") else None
+            event = record_audio(store, instance, kind=query.get("kind", "sentence"), sentence_id=sentence,
+                                 role=query.get("role") or None, duration_ms=int(query.get("duration_ms") or 800),
+                                 timestamp=query.get("timestamp") or None, text=query.get("text") or None)
+        except (ValueError, KeyError) as exc:
+            return 400, {"code": 400, "message": f"ice audio: {exc}"}
+        return 200, {"code": 200, "event": event}
 
     def stop(self) -> None:
         from devkit.sandbox.observed_store import ObservedStore

@@ -1,5 +1,5 @@
 """The sandbox's upstreams: each is its local simulator unless its endpoint variable
-(ICE_ENDPOINT, STS_ENDPOINT, CCAI_ENDPOINT, OSS_ENDPOINT) is set. Credentials alone never switch
+(ICE_ENDPOINT, STS_ENDPOINT, CCAI_ENDPOINT, OSS_ENDPOINT, LIVE_ENDPOINT) is set. Credentials alone never switch
 the sandbox to a real service.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Upstreams:
     sts: Any = None
     oss: Any = None
     ccai: Any = None
+    live: Any = None
     started: list[Any] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
@@ -31,6 +32,19 @@ class Upstreams:
         for svc in reversed(self.started):
             svc.stop()
         self.started.clear()
+
+
+class _LazyStore:
+    """The archive bucket, opened when the Live simulator first writes a recording (the sandbox's
+    OSS settings may be completed after the simulators start)."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory, self._store = factory, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._store is None:
+            self._store = self._factory()
+        return getattr(self._store, name)
 
 
 def _credentials(env: Any) -> tuple[str, str]:
@@ -101,4 +115,21 @@ def start(env: Any = None, data_dir: Path | None = None) -> Upstreams:
         env["OSS_ENDPOINT"] = ups.oss.endpoint
         ups.lines.append(f"OSS: embedded store at {ups.oss.endpoint}, bucket {env['ARCHIVE_BUCKET']}, "
                          f"data in {root} (set OSS_ENDPOINT to use another)")
+
+    if env.get("LIVE_ENDPOINT"):
+        ups.lines.append(f"Live (ARTC cloud recording): {env['LIVE_ENDPOINT']} (LIVE_ENDPOINT)")
+    else:
+        from devkit.sims.live import LiveSimulator
+        from shared.clients.object_store import ObjectStore
+        from shared.settings import OssSettings, load
+
+        # Live writes the recording files into the archive bucket itself (as the real one does).
+        # Callbacks a moment after each change, as Live sends them (and after the task's record is written).
+        ups.live = LiveSimulator({ak: sk}, sts_tokens={ak: token} if token else None,
+                                 store=_LazyStore(lambda: ObjectStore(load(OssSettings, env))),
+                                 delay_callbacks_s=0.3).start()
+        ups.started.append(ups.live)
+        env["LIVE_ENDPOINT"] = ups.live.endpoint
+        ups.lines.append(f"Live (ARTC cloud recording): local simulator at {ups.live.endpoint} "
+                         "(set LIVE_ENDPOINT to use another)")
     return ups

@@ -8,6 +8,7 @@ also serves call logs itself, so a simulated call archives end to end with no cl
 """
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import threading
@@ -199,6 +200,7 @@ class IceSimulator(RpcSimulator):
                  sts_tokens: dict[str, str] | None = None) -> None:
         super().__init__(keys, host, port, sts_tokens)
         self.instances: dict[str, Instance] = {}
+        self.artc_app_id = "sandbox-artc-app"  # the ARTC app the simulated agent calls use
         self.notify: dict[str, dict[str, Any]] = {}
         self.voiceprints: dict[tuple[str, str], Voiceprint] = {}  # (VoiceprintId, RegistrationMode) ->
         self.finish_seen_instances = True  # instances learnt from callbacks answer Finished
@@ -279,8 +281,13 @@ class IceSimulator(RpcSimulator):
                         agent_config=agent_config, template_config=template_config)
         with self._lock:
             self.instances[inst.instance_id] = inst
-        return 200, {"AIAgentUserId": uuid.uuid4().hex, "ChannelId": uuid.uuid4().hex,
-                     "InstanceId": inst.instance_id, "Token": "eyJhcHBpZCI6" + uuid.uuid4().hex, "UserId": inst.user_id}
+        channel = uuid.uuid4().hex
+        # ICE's join token: base64 JSON naming the ARTC app, channel and user (what the kits decode).
+        token = base64.b64encode(json.dumps({"appid": self.artc_app_id, "channelid": channel, "userid": inst.user_id,
+                                             "nonce": uuid.uuid4().hex[:16], "timestamp": int(time.time()) + 86400,
+                                             "token": uuid.uuid4().hex}).encode()).decode()
+        return 200, {"AIAgentUserId": uuid.uuid4().hex, "ChannelId": channel,
+                     "InstanceId": inst.instance_id, "Token": token, "UserId": inst.user_id}
 
     def _do_DescribeAIAgentInstance(self, p: dict[str, str]) -> tuple[int, dict]:
         miss = self._missing(p, "InstanceId")
@@ -470,3 +477,40 @@ def observe_callback(sim: IceSimulator, event: dict) -> None:
                             "type": "greeting" if i == 0 and r == "agent" else "normal", "text": x}
                            for i, (t, r, x) in enumerate(turns)],
             }
+
+
+# --- voice recording (SetNotifyConfig EnableAudioRecording + AudioOssPath) -----------------------
+
+def wav_bytes(duration_ms: int, *, rate: int = 8000, tone_hz: int = 440) -> bytes:
+    """A real, small WAV file (mono, 16-bit PCM, a quiet tone) of at most a second."""
+    import math
+    import struct
+
+    n = max(1, min(rate, rate * max(1, int(duration_ms)) // 1000))
+    frames = b"".join(struct.pack("<h", int(1200 * math.sin(2 * math.pi * tone_hz * i / rate))) for i in range(n))
+    header = (b"RIFF" + struct.pack("<I", 36 + len(frames)) + b"WAVE" + b"fmt " +
+              struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", len(frames)))
+    return header + frames
+
+
+def record_audio(store: Any, instance_id: str, *, kind: str, sentence_id: int | None, role: str | None,
+                 duration_ms: int, agent_id: str = "simulated-agent", channel_id: str | None = None,
+                 timestamp: str | None = None, text: str | None = None) -> dict:
+    """What ICE does when voice recording is on: write the sentence's (or the whole call's) WAV
+    into the customer's bucket under the AudioOssPath (here `recordings/<instanceId>/`) and send
+    an `audio_record` / `full_audio_record` callback naming it (SPEC 12's inferred shape)."""
+    if kind not in ("sentence", "call"):
+        raise ValueError("kind must be sentence or call")
+    name = f"sentence_{sentence_id}_{role}.wav" if kind == "sentence" else "full.wav"
+    key = f"recordings/{instance_id}/{name}"
+    store.put(key, wav_bytes(duration_ms), content_type="audio/wav")
+    data: dict[str, Any] = {"ossUrl": f"oss://{store.bucket}/{key}", "duration": duration_ms, "format": "wav"}
+    if kind == "sentence":
+        data.update(role=role, text=text)
+    extend: dict[str, Any] = {"channelId": channel_id or instance_id[:32]}
+    if sentence_id is not None:
+        extend["sentenceId"] = sentence_id
+    return {"aiAgentId": agent_id, "instanceId": instance_id,
+            "event": "audio_record" if kind == "sentence" else "full_audio_record", "code": 0, "message": "",
+            "timestamp": timestamp or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "userData": "{}",
+            "data": data, "extendData": extend}

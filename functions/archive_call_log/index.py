@@ -6,9 +6,17 @@ from shared.archive import workflow
 from shared.archive.call_log import validate_call_log
 from shared.clients import ice, object_store
 from shared.oss_trigger import oss_triggered
-from shared.settings import ArchiveSettings, CloudCredentials, IceSettings, OssSettings, RedactionSettings, load
+from shared.settings import (
+    ArchiveSettings,
+    CloudCredentials,
+    IceSettings,
+    LiveSettings,
+    OssSettings,
+    RedactionSettings,
+    load,
+)
 
-SETTINGS = (OssSettings, CloudCredentials, IceSettings, ArchiveSettings, RedactionSettings)
+SETTINGS = (OssSettings, CloudCredentials, IceSettings, ArchiveSettings, RedactionSettings, LiveSettings)
 
 
 @oss_triggered(settings=SETTINGS)

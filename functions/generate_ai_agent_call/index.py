@@ -1,6 +1,6 @@
 """POST /api/v2/aiagent/generateAIAgentCall: start an agent call for a client, within the agent
 policy and the caller's daily quota; the caller owns the instance (docs/protocols.md#client-api)."""
-from shared.api import answers, ownership, policy, quota
+from shared.api import answers, cloud_recording, ownership, policy, quota
 from shared.api.models import GenerateAIAgentCallRequest
 from shared.auth import authorize_client
 from shared.clients import ice, object_store
@@ -10,11 +10,15 @@ from shared.settings import (
     CloudCredentials,
     CoreSettings,
     IceSettings,
+    LiveSettings,
     OssSettings,
     QuotaSettings,
+    RecordingSettings,
+    load,
 )
 
-SETTINGS = (CloudCredentials, IceSettings, CoreSettings, OssSettings, QuotaSettings, AgentPolicySettings)
+SETTINGS = (CloudCredentials, IceSettings, CoreSettings, OssSettings, QuotaSettings, AgentPolicySettings,
+            RecordingSettings, LiveSettings)
 
 
 @endpoint(authorize=authorize_client, body=GenerateAIAgentCallRequest, settings=SETTINGS,
@@ -38,4 +42,10 @@ def handler(req: GenerateAIAgentCallRequest, principal, request) -> dict:
         ownership.record_instance(store, answer["InstanceId"], user_id=user, ai_agent_id=rule.ai_agent_id,
                                   channel_id=answer.get("ChannelId") if isinstance(answer.get("ChannelId"), str)
                                   else None, via="generateAIAgentCall")
+        record, video = cloud_recording.wanted(rule.recording, req.workflow_type)
+        if record:  # the agent policy's `recording`: ARTC cloud recording of this call
+            oss = load(OssSettings)
+            cloud_recording.start(store, answer=answer, user_id=req.user_id, ai_agent_id=rule.ai_agent_id,
+                                  video=video, settings=load(RecordingSettings), bucket=oss.ARCHIVE_BUCKET,
+                                  region=oss.OSS_REGION)
     return answers.agent_call_response(answer)

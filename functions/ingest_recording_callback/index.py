@@ -29,7 +29,11 @@ def authorize_live(request: Any, _settings: Any) -> None:
 def handler(request, _principal, _req) -> RawResponse:
     event = recording_callbacks.parse(request.json())
     key, known = recording_callbacks.store_event(object_store.get_store(), event)
-    if not known:
+    if key is None:
+        from shared.log import logger
+
+        logger.info("recording callback of an erased call: acknowledged, not stored")
+    elif not known:
         from shared.log import logger
 
         logger.warning("recording callback for a task this deployment did not start; stored",

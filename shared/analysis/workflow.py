@@ -57,8 +57,13 @@ def is_current(info: Any, source_etag: str | None, profile: profiles.Profile) ->
 
 
 def _dialog(doc: Any) -> Any:
-    """The dialog of an archived call (`call_log.dialog`), or of a bare call log."""
+    """The dialog of an archived call: its reconciled transcript (`record.turns`: the call log's
+    turns and those only the chat records had, SPEC 12) when the archive step built one, else
+    `call_log.dialog`; or the dialog of a bare call log."""
     if isinstance(doc, dict):
+        full = doc.get("record")
+        if isinstance(full, dict) and isinstance(full.get("turns"), list) and full["turns"]:
+            return full["turns"]
         log = doc.get("call_log")
         inner: dict[str, Any] = log if isinstance(log, dict) else doc
         if isinstance(inner.get("dialog"), list):

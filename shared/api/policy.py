@@ -56,7 +56,8 @@ class AgentPolicy:
     def agent(self, ai_agent_id: str) -> AgentRule:
         """The rule of `ai_agent_id`; NotFound (AgentNotFound) if the policy does not list it."""
         if self.allow_all:
-            return AgentRule(ai_agent_id, (), (), (), allow_all=True)
+            # STAGE=dev without a policy: every call is recorded (ARTC, audio; video where the call has it)
+            return AgentRule(ai_agent_id, (), (), (), allow_all=True, recording="audio")
         rule = self.agents.get(ai_agent_id)
         if rule is None:
             shown = f" {ai_agent_id}" if len(ai_agent_id) <= 64 and _AGENT_ID.fullmatch(ai_agent_id) else ""

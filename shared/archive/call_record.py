@@ -26,7 +26,13 @@ def _json(store: Store, key: str) -> Any:
 
 
 def transcript(call_log_doc: Any) -> list[dict[str, Any]]:
-    """The archived dialog in order: [{id, role, begin, text, type}] (turns without text kept)."""
+    """The call's transcript in order: [{id, role, begin, text, type, source}] — the reconciled one
+    (`record.turns`: the call log and the chat records merged, each turn's source kept) when the
+    archive step built it, else the call log's dialog (turns without text kept)."""
+    full = call_log_doc.get("record") if isinstance(call_log_doc, dict) else None
+    if isinstance(full, dict) and isinstance(full.get("turns"), list) and full["turns"]:
+        return [{"id": t.get("id"), "role": t.get("role"), "begin": t.get("begin"), "text": t.get("text"),
+                 "type": t.get("type"), "source": t.get("source")} for t in full["turns"] if isinstance(t, dict)]
     log = call_log_doc.get("call_log") if isinstance(call_log_doc, dict) else None
     dialog = log.get("dialog") if isinstance(log, dict) else None
     out = []
@@ -53,14 +59,49 @@ def _bucket_key(location: str, bucket: str) -> str | None:
     return location.lstrip("/") if location.startswith(layout.RECORDINGS) else None
 
 
-def recordings(store: Store, call_log_doc: Any, turn_ids: set[Any], ttl: int) -> list[dict[str, Any]]:
-    """The call log's recording references, each with a presigned URL when the object is in the
-    archive bucket and exists; `turn_id` when its sentence id is a turn of the transcript."""
-    out = []
-    entries = call_log_doc.get("recordings") if isinstance(call_log_doc, dict) else None
+def recordings(store: Store, call_log_doc: Any, turn_ids: set[Any], ttl: int, *, dt: str | None = None,
+               instance_id: str | None = None) -> list[dict[str, Any]]:
+    """The call's recordings, each with a presigned URL when the object is in the archive bucket
+    and exists: the audio the archive step linked (`record.audio`: per sentence with its `turn_id`,
+    and the whole call), else the call log's raw references; plus the ARTC cloud recording files
+    under `recordings/dt=<dt>/<instanceId>/` (listed: they may land after the call was archived)."""
+    out: list[dict[str, Any]] = []
     bucket = str(getattr(store, "bucket", "") or "")
     presign = getattr(store, "presign_get", None)
     expires_at = (datetime.now(timezone.utc) + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def signed(key: str) -> tuple[str | None, str | None]:
+        return (presign(key, ttl), expires_at) if presign is not None else (None, None)
+
+    full = call_log_doc.get("record") if isinstance(call_log_doc, dict) else None
+    linked = full.get("audio") if isinstance(full, dict) else None
+    seen: set[str] = set()
+    if dt and instance_id:
+        day = date.fromisoformat(dt)
+        for d in (day - timedelta(days=1), day):
+            for info in store.list(layout.recording_prefix(d.isoformat(), instance_id)):
+                if "/audio/" in info.key:
+                    continue  # audio the archive step copied in: listed with its turn below
+                url, exp = signed(info.key)
+                seen.add(info.key)
+                out.append({"event": "artc_cloud_recording", "kind": "call", "field": None, "key": info.key,
+                            "format": info.key.rsplit(".", 1)[-1].lower(), "timestamp": info.last_modified,
+                            "role": None, "turn_id": None, "url": url, "expires_at": exp, "present": True,
+                            "size": info.size})
+    if isinstance(linked, list):
+        for a in linked:
+            if not isinstance(a, dict):
+                continue
+            key = a.get("key") if isinstance(a.get("key"), str) else None
+            present = bool(a.get("present")) and key is not None and store.head(key) is not None
+            url, exp = signed(key) if present and key else (None, None)
+            out.append({"event": a.get("event"), "kind": a.get("kind"), "field": None, "key": key,
+                        "format": a.get("format"), "timestamp": a.get("timestamp"), "role": a.get("role"),
+                        "turn_id": a.get("turn_id") if a.get("turn_id") in turn_ids else None, "url": url,
+                        "expires_at": exp, "present": present, "duration_ms": a.get("duration_ms"),
+                        "problem": a.get("problem")})
+        return out
+    entries = call_log_doc.get("recordings") if isinstance(call_log_doc, dict) else None
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
@@ -158,7 +199,10 @@ def record(store: Store, row: dict[str, Any], *, ttl: int) -> dict[str, Any]:
         "analyses": found,
         "rules": row.get("rules") or [],
         "callbacks": callbacks(store, dt, instance_id),
-        "recordings": recordings(store, doc, {t["id"] for t in turns if t.get("id") is not None}, ttl),
+        "recordings": recordings(store, doc, {t["id"] for t in turns if t.get("id") is not None}, ttl, dt=dt,
+                                 instance_id=instance_id),
+        "completeness": (doc.get("record") or {}).get("completeness") if isinstance(doc, dict) else None,
+        "timings": (doc.get("record") or {}).get("timings") if isinstance(doc, dict) else None,
         "dead_letters": dead_letters(store, dt, instance_id),
         "call_log": call_log,
     }

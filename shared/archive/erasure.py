@@ -93,6 +93,8 @@ def find_call(store: Store, found: Found, instance_id: str, days: list[str]) -> 
             resolved = f"{layout.RESOLVED}{step}/dt={day}/{instance_id}-"
             found.add("dead_letters", _dead_letter_keys(store, resolved, instance_id))
         # the index's pending updates of the call (not an earlier erasure's own `erased` update)
+        # ARTC cloud recordings (Live writes them under the call's day) and audio copied in
+        found.add("recordings", _list(store, layout.recording_prefix(day, instance_id)))
         found.add("index_updates", [k for k in _list(store, f"{layout.date_prefix(layout.INDEX_UPDATES, day)}"
                                                            f"{instance_id}/") if not _ERASED_SUFFIX.search(k)])
         if found.total > before:  # the call left something on this day: it may have an index row there
@@ -100,6 +102,17 @@ def find_call(store: Store, found: Found, instance_id: str, days: list[str]) -> 
     for step in STEPS:
         found.add("attempt_counters", _dead_letter_keys(store, f"{layout.FAILED}{step}/attempts/{instance_id}-",
                                                         instance_id))
+    recording = _read_json(store, layout.recording_call_key(instance_id))
+    if isinstance(recording, dict):  # the call's recording records (which task, its status)
+        task = recording.get("task_id")
+        if isinstance(task, str):
+            try:
+                task_key = layout.recording_task_key(task)
+            except ValueError:
+                task_key = None
+            if task_key and store.head(task_key) is not None:
+                found.add("recording_records", [task_key])
+        found.add("recording_records", [layout.recording_call_key(instance_id)])
     owner_key = layout.owner_key(instance_id)
     owner = _read_json(store, owner_key)
     if owner is not None:
@@ -125,6 +138,11 @@ def _recording_keys(doc: Any, bucket: str) -> list[str]:
                 out.append(location[len(f"oss://{bucket}/"):])
             elif location.startswith(layout.RECORDINGS):
                 out.append(location)
+    full = doc.get("record") if isinstance(doc, dict) else None
+    for entry in (full.get("audio") if isinstance(full, dict) else None) or []:  # linked and copied audio
+        key = entry.get("key") if isinstance(entry, dict) else None
+        if isinstance(key, str) and key.startswith(layout.RECORDINGS) and key not in out:
+            out.append(key)
     return out
 
 

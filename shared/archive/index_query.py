@@ -37,7 +37,7 @@ LIST_COLUMNS = ("instance_id", "dt", "ai_agent_id", "user_id", "session_id", "st
                 "turns", "user_turns", "agent_turns", "status", "hangup_role", "title", "summary", "keywords",
                 "satisfaction", "fields", "failed_rules", "profile", "profile_version", "profiles", "input_tokens",
                 "output_tokens", "total_tokens", "recordings", "redaction_mode", "dead_letters", "archived_at",
-                "analysed_at")
+                "analysed_at", "completeness", "audio_linked", "llm_p50_ms", "llm_p95_ms", "tts_p50_ms", "tts_p95_ms")
 _FIELD_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -55,11 +55,13 @@ class Filters:
     failed_rule: str | None = None
     status: str | None = None
     fields: list[tuple[str, str]] = field(default_factory=list)
+    completeness: str | None = None
 
     def digest(self) -> str:
         """What a cursor is bound to: a cursor of other filters is refused."""
         return layout.content_digest([self.since, self.until, self.ai_agent_id, self.user_id, self.words,
-                                      self.satisfaction, self.failed_rule, self.status, self.fields])[:12]
+                                      self.satisfaction, self.failed_rule, self.status, self.fields,
+                                      self.completeness])[:12]
 
 
 def _day(query: dict[str, str], name: str) -> date | None:
@@ -86,7 +88,7 @@ def _text(query: dict[str, str], name: str, limit: int = 128, pattern: re.Patter
 
 
 KNOWN = {"since", "until", "ai_agent_id", "user_id", "q", "satisfaction", "failed_rule", "status", "limit", "cursor",
-         "format"}
+         "format", "completeness"}
 
 
 def parse_filters(query: dict[str, str], *, today: date | None = None, extra: tuple[str, ...] = ()) -> Filters:
@@ -124,7 +126,10 @@ def parse_filters(query: dict[str, str], *, today: date | None = None, extra: tu
             fields.append((code, value))
     if len(fields) > 10:
         raise BadRequest("field.*: more than 10 field filters", error_code="InvalidParameter")
-    return Filters(since=since.isoformat(), until=until.isoformat(),
+    completeness = _text(query, "completeness", 16)
+    if completeness is not None and completeness not in ("complete", "incomplete"):
+        raise BadRequest("completeness: must be complete or incomplete", error_code="InvalidParameter")
+    return Filters(since=since.isoformat(), until=until.isoformat(), completeness=completeness,
                    ai_agent_id=_text(query, "ai_agent_id", 128, _ID), user_id=_text(query, "user_id", 128, _ID),
                    words=words, satisfaction=_text(query, "satisfaction", 64),
                    failed_rule=_text(query, "failed_rule", 200), status=status, fields=fields)
@@ -161,7 +166,7 @@ def decode_cursor(value: str, f: Filters) -> tuple[datetime, str]:
 def where(f: Filters) -> tuple[str, list[Any]]:
     """The SQL condition and its parameters for `f`."""
     parts, params = ["dt BETWEEN ? AND ?"], [f.since, f.until]
-    for name in ("ai_agent_id", "user_id", "satisfaction", "status"):
+    for name in ("ai_agent_id", "user_id", "satisfaction", "status", "completeness"):
         value = getattr(f, name)
         if value is not None:
             parts.append(f"{name} = ?")

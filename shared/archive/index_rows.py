@@ -23,7 +23,7 @@ from typing import Any
 from shared.archive import layout
 
 SCHEMA = "aicall.calls"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 UPDATE_SCHEMA = "aicall.calls-update/1"
 MAX_TRANSCRIPT_CHARS = 32_000  # of the searchable transcript text kept in a row
@@ -68,11 +68,19 @@ COLUMNS: dict[str, str] = {
     "analysed_at": "TIMESTAMP",
     "updated_at": "TIMESTAMP",
     "schema_version": "INTEGER",
+    # schema version 2: the complete record (SPEC 12)
+    "completeness": "VARCHAR",
+    "audio_linked": "INTEGER",
+    "llm_p50_ms": "DOUBLE",
+    "llm_p95_ms": "DOUBLE",
+    "tts_p50_ms": "DOUBLE",
+    "tts_p95_ms": "DOUBLE",
 }
 
 ARCHIVE_PART = ("ai_agent_id", "user_id", "session_id", "started_at", "ended_at", "duration_s", "turns",
                 "user_turns", "agent_turns", "hangup_role", "recordings", "redaction_mode", "transcript_text",
-                "call_log_key", "archived_at")
+                "call_log_key", "archived_at", "completeness", "audio_linked", "llm_p50_ms", "llm_p95_ms",
+                "tts_p50_ms", "tts_p95_ms")
 ANALYSIS_PART = ("title", "summary", "keywords", "satisfaction", "fields", "rules", "failed_rules", "profile",
                  "profile_version", "profile_hash", "input_tokens", "output_tokens", "total_tokens",
                  "analysis_key", "analysed_at")
@@ -168,7 +176,10 @@ def archive_fragment(doc: dict[str, Any], *, key: str, user_id: str | None) -> d
     """The archive part of a row, from an archived call-log document (shared/archive/workflow.py).
     `user_id`: the call's owner (state/owners), else the call log's remote user."""
     log = _dict(doc.get("call_log"))
-    turns = [t for t in (log.get("dialog") or []) if isinstance(t, dict)]
+    full = _dict(doc.get("record"))
+    timing = _dict(full.get("timings"))
+    reconciled = [t for t in _list(full.get("turns")) if isinstance(t, dict)]
+    turns = reconciled or [t for t in (log.get("dialog") or []) if isinstance(t, dict)]
     info = _dict(_loads(doc.get("call_info")))
     started = (_time(log.get("startTime")) or _time(info.get("CallStartTime")) or _time(doc.get("gmt_create")))
     ended = _time(info.get("CallEndTime"))
@@ -177,6 +188,8 @@ def archive_fragment(doc: dict[str, Any], *, key: str, user_id: str | None) -> d
         duration = duration / 1000
     if duration is None:
         duration = _seconds(started, ended)
+    if duration is None:
+        duration = _num(timing.get("duration_s"))  # agent_start -> agent_stop
     if duration is None and started and turns:
         last = max((_num(t.get("begin")) or 0.0) for t in turns)
         duration = round(last, 3)
@@ -204,13 +217,19 @@ def archive_fragment(doc: dict[str, Any], *, key: str, user_id: str | None) -> d
         "turns": len(turns),
         "user_turns": sum(1 for t in turns if t.get("role") == "user"),
         "agent_turns": sum(1 for t in turns if t.get("role") == "agent"),
-        "hangup_role": HANGUP_ROLES.get(info.get("HangupRole")) if not isinstance(info.get("HangupRole"), bool)
-        else None,
+        "hangup_role": (HANGUP_ROLES.get(info.get("HangupRole")) if not isinstance(info.get("HangupRole"), bool)
+                        else None) or _text(timing.get("hangup_role"), 16),
         "recordings": len(doc.get("recordings") or []),
         "redaction_mode": _text(redaction.get("mode"), 16) or "off",
         "transcript_text": "\n".join(lines),
         "call_log_key": key,
         "archived_at": _time(doc.get("archived_at")) or now_iso(),
+        "completeness": _text(_dict(full.get("completeness")).get("verdict"), 16),
+        "audio_linked": sum(1 for a in _list(full.get("audio")) if isinstance(a, dict) and a.get("present")),
+        "llm_p50_ms": _num(_dict(timing.get("llm_ms")).get("p50")),
+        "llm_p95_ms": _num(_dict(timing.get("llm_ms")).get("p95")),
+        "tts_p50_ms": _num(_dict(timing.get("tts_ms")).get("p50")),
+        "tts_p95_ms": _num(_dict(timing.get("tts_ms")).get("p95")),
     }
 
 

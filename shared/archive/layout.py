@@ -20,7 +20,9 @@ date partitions, dates in UTC)::
     state/channels/<channelId>.json                                         whose ARTC channel it is
     state/voiceprints/<voiceprintId>.json                                   whose voiceprint id it is
     state/quota/dt=YYYY-MM-DD/<userId>/<slot>.json                          a user's billed call starts of a day
-    state/recordings/<taskId>.json                                          an ARTC cloud recording task: whose call
+    state/recordings/tasks/<taskId>.json                                    an ARTC cloud recording task: whose call
+    state/recordings/calls/<instanceId>.json                                a call's recording task (or why none)
+    recordings/dt=YYYY-MM-DD/<instanceId>/<taskId>/<file>.mp4               ARTC cloud recording files (Live writes)
     warehouse/updates/dt=YYYY-MM-DD/<instanceId>/<time>-<kind>-<digest>.json  a row update of the call index
     warehouse/calls/dt=YYYY-MM-DD/calls.parquet                             the call index (docs/archive-index.md)
     warehouse/compaction.lease                                              who is compacting, until when
@@ -111,11 +113,11 @@ TRIGGERS: dict[str, KeyFilter] = {
 WRITES: dict[str, tuple[str, ...]] = {
     "ingest_callback": (CALLBACKS,),
     "ingest_recording_callback": (CALLBACKS,),
-    "archive_call_log": (CALL_LOGS, FAILED, RAW, INDEX_UPDATES),
+    "archive_call_log": (CALL_LOGS, FAILED, RAW, INDEX_UPDATES, RECORDINGS, RECORDING_TASKS),
     "analyze_conversation": (ANALYSES, FAILED, INDEX_UPDATES),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
     "get_rtc_auth_token": (CHANNELS, QUOTA),
-    "generate_ai_agent_call": (OWNERS, CHANNELS, QUOTA),
+    "generate_ai_agent_call": (OWNERS, CHANNELS, QUOTA, RECORDING_TASKS),
     "start_ai_agent_outbound_call": (OWNERS, QUOTA),
     "set_ai_agent_voiceprint": (VOICEPRINTS,),
     "clear_ai_agent_voiceprint": (VOICEPRINTS,),
@@ -128,8 +130,8 @@ WRITES: dict[str, tuple[str, ...]] = {
 # (tests/unit/test_deploy_consistency.py checks the roles against both).
 READS: dict[str, tuple[str, ...]] = {
     "ingest_callback": (CALLBACKS, ERASED_INSTANCES),
-    "ingest_recording_callback": (CALLBACKS, RECORDING_TASKS),
-    "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED, ERASED_INSTANCES, OWNERS),
+    "ingest_recording_callback": (CALLBACKS, RECORDING_TASKS, ERASED_INSTANCES),
+    "archive_call_log": (CALLBACKS, CALL_LOGS, FAILED, ERASED_INSTANCES, OWNERS, RECORDINGS, RECORDING_TASKS),
     "analyze_conversation": (CALL_LOGS, ANALYSES, FAILED, ERASED_INSTANCES),
     "record_failed_invocation": (FAILED_INVOCATIONS,),
     "get_rtc_auth_token": (CHANNELS, QUOTA),
@@ -154,9 +156,9 @@ LISTS: dict[str, tuple[str, ...]] = {
     "generate_ai_agent_call": (QUOTA,),
     "start_ai_agent_outbound_call": (QUOTA,),
     # POST /api/v2/archive/erase: every object of the calls and the user being erased
-    "erase_archive": (CALLBACKS, ANALYSES, FAILED, STATE, INDEX_UPDATES),
+    "erase_archive": (CALLBACKS, ANALYSES, FAILED, STATE, INDEX_UPDATES, RECORDINGS),
     "compact_archive_index": (INDEX_UPDATES,),
-    "archive_api": (INDEX_CALLS, CALLBACKS, ANALYSES, FAILED),
+    "archive_api": (INDEX_CALLS, CALLBACKS, ANALYSES, FAILED, RECORDINGS),
 }
 
 # Function name -> every prefix it deletes under (the steps: retry counters and resolved dead
@@ -469,10 +471,20 @@ def voiceprint_key(voiceprint_id: str) -> str:
 
 
 def recording_task_key(task_id: str) -> str:
-    """`state/recordings/<taskId>.json`: which call an ARTC cloud recording task records."""
+    """`state/recordings/tasks/<taskId>.json`: which call an ARTC cloud recording task records."""
     if not isinstance(task_id, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", task_id):
         raise ValueError("task id must be 1-128 letters, digits, '_', '.' or '-'")
-    return f"{RECORDING_TASKS}{task_id}.json"
+    return f"{RECORDING_TASKS}tasks/{task_id}.json"
+
+
+def recording_call_key(instance_id: str) -> str:
+    """`state/recordings/calls/<instanceId>.json`: the call's recording (its task, or why it did not start)."""
+    return f"{RECORDING_TASKS}calls/{validate_instance_id(instance_id)}.json"
+
+
+def recording_prefix(dt: str | date, instance_id: str) -> str:
+    """`recordings/dt=<dt>/<instanceId>/`: where a call's ARTC cloud recording files land."""
+    return f"{RECORDINGS}dt={validate_dt(dt)}/{validate_instance_id(instance_id)}/"
 
 
 def quota_prefix(day: str | date, user_id: str) -> str:

@@ -36,7 +36,7 @@ def check_signature(timestamp: str | None, signature: str | None, key: str, *, m
         raise Unauthorized("ALI-LIVE-TIMESTAMP and ALI-LIVE-SIGNATURE are required", error_code="MissingSignature")
     if not timestamp.isdigit() or len(timestamp) > 13:
         raise Unauthorized("ALI-LIVE-TIMESTAMP: not a Unix time", error_code="InvalidSignature")
-    when = int(timestamp)
+    when = float(timestamp)
     when = when / 1000 if when > 1e11 else when  # seconds (documented), milliseconds tolerated
     if abs((now if now is not None else time.time()) - when) > max_age:
         raise Unauthorized(f"ALI-LIVE-TIMESTAMP: more than {max_age} s from now (a replay, or a clock off)",
@@ -86,19 +86,23 @@ def task_record(store: Store, task_id: str) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def store_event(store: Store, event: dict[str, Any]) -> tuple[str, bool]:
+def store_event(store: Store, event: dict[str, Any]) -> tuple[str | None, bool]:
     """Store one checked event as a callback of its call (or, for a task we did not start, under
-    `unmatched-<taskId>`); (key, whether the task was known). Same event twice -> same key."""
+    `unmatched-<taskId>`); (key — None for an erased call, whose events are not kept —, whether
+    the task was known). Same event twice -> same key."""
     record = task_record(store, event["taskId"])
     instance = record.get("instance_id") if record else None
     if not isinstance(instance, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", instance):
         instance = "unmatched-" + re.sub(r"[^A-Za-z0-9_-]", "-", event["taskId"])[:100]
+    elif store.head(layout.erased_key(instance)) is not None:
+        return None, True  # the call was erased: acknowledged, nothing stored
     when = datetime.fromtimestamp(event["callbackTs"] / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    doc = {"event": event_name(event["eventType"]), "instanceId": instance, "timestamp": when + "Z",
+    name, stamp = event_name(event["eventType"]), when + "Z"
+    doc = {"event": name, "instanceId": instance, "timestamp": stamp,
            "source": "live-recording", "task": record, "data": {k: v for k, v in event.items()
                                                                  if k != "payload_parsed"},
            "payload": event.get("payload_parsed")}
-    key = layout.callback_key(instance, doc["event"], doc["timestamp"], {k: v for k, v in event.items()
+    key = layout.callback_key(instance, name, stamp, {k: v for k, v in event.items()
                                                                           if k != "payload_parsed"})
     store.put(key, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
     return key, record is not None
@@ -110,10 +114,10 @@ def files_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for doc in events:
         if doc.get("event") != FILE_EVENT:
             continue
-        payload = doc.get("payload") if isinstance(doc.get("payload"), dict) else {}
+        payload: dict[str, Any] = doc["payload"] if isinstance(doc.get("payload"), dict) else {}
         name = payload.get("fileName") or payload.get("FileName") or payload.get("ossObject") or payload.get("url")
         if isinstance(name, str) and name:
-            data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+            data: dict[str, Any] = doc["data"] if isinstance(doc.get("data"), dict) else {}
             out.append({"key": name.lstrip("/"), "format": payload.get("fileFormat") or payload.get("format"),
                         "duration": payload.get("duration"), "task_id": data.get("taskId"),
                         "at": doc.get("timestamp")})

@@ -147,6 +147,26 @@ def recordings_index(store: Store, dt: str, instance_id: str, *, allowed_hosts: 
     return out, rejected
 
 
+def _complete_record(store: Store, settings: ArchiveSettings, ref: layout.CallbackKey, call_log: Any,
+                     inst: dict[str, Any]) -> dict[str, Any]:
+    """The call's complete record (shared/archive/complete_record.py). A failure to build it is
+    recorded in it, never a reason to lose the call log (a StorageError still propagates)."""
+    from shared.archive import complete_record
+
+    try:
+        return complete_record.build(store, dt=ref.dt, instance_id=ref.instance_id, call_log=call_log,
+                                     call_info=inst.get("CallInfo"), bucket=str(getattr(store, "bucket", "") or ""),
+                                     allowed_hosts=settings.CALL_LOG_ALLOWED_HOSTS, fetch=complete_record.fetch_bytes,
+                                     allow_insecure=settings.CALL_LOG_ALLOW_INSECURE)
+    except StorageError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        from shared.log import logger
+
+        logger.exception("complete record not built", extra={"instance_id": ref.instance_id})
+        return {"error": f"{type(exc).__name__}: {safe_message(exc, 200)}"}
+
+
 def _owner(store: Store, instance_id: str) -> str | None:
     """The user who started the call (state/owners, written by the client API), or None."""
     try:
@@ -201,6 +221,9 @@ def archive_call(
     if store.head(target) is not None:
         finish(store, unit, target)  # a duplicate or late trigger: settle what it left behind
         return Outcome("already_archived", target)
+    from shared.archive.complete_record import stop_recording
+
+    stop_recording(store, ref.instance_id, deadline=deadline)  # the call ended: its ARTC recording too
 
     try:
         return _archive(store, ice_client, settings, ref, target, unit, validate=validate, fetch=fetch,
@@ -252,10 +275,15 @@ def _archive(store: Store, ice_client: IceApi, settings: ArchiveSettings, ref: l
     raw_log = fetch(url, allowed_hosts=settings.CALL_LOG_ALLOWED_HOSTS, max_bytes=settings.CALL_LOG_MAX_BYTES,
                     timeout=settings.CALL_LOG_TIMEOUT_SECONDS, allow_insecure=settings.CALL_LOG_ALLOW_INSECURE)
     call_log = validate(raw_log)
+    full = _complete_record(store, settings, ref, call_log, inst)
     redacted: dict[str, Any] | None = None
     if redaction == "archive":
         redacted = _redact_call_log(store, call_log, layout.raw_call_log_key(ref.dt, ref.instance_id), keep_raw)
         call_log = redacted.pop("call_log")
+        if isinstance(full.get("turns"), list):
+            from shared.privacy.transcripts import redact_turns
+
+            full["turns"], _ = redact_turns(full["turns"])
     recordings, rejected = recordings_index(store, ref.dt, ref.instance_id,
                                             allowed_hosts=settings.CALL_LOG_ALLOWED_HOSTS)
     doc = {
@@ -272,6 +300,8 @@ def _archive(store: Store, ice_client: IceApi, settings: ArchiveSettings, ref: l
         "call_log": call_log,
         "recordings": recordings,
         "recordings_rejected": rejected,
+        # SPEC 12: the reconciled transcript, its completeness, the linked audio, the call's timings
+        "record": full,
         "stop_event_claims": {"ai_agent_id": stop.get("aiAgentId"), "user_data": stop.get("userData")},
         "source": {"stop_event_key": ref.key, "call_log_host": urlsplit(str(url)).hostname},
         "redaction": redacted or {"mode": redaction},

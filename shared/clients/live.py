@@ -16,13 +16,14 @@ per account. Three actions:
 How the parameters travel (as the official SDK alibabacloud_live20161101 sends them, and
 tests/integration/test_official_live_sdk_vs_simulator.py proves): SubscribeParams,
 RecordParams, StorageParams, MixTranscodeParams and MixLayoutParams as compact JSON in the
-query; NotifyFileUploadedFormat (a list of formats) flattened as
-`NotifyFileUploadedFormat.1=MP4`; the rest as plain values.
+query, keys in the SDK's (alphabetical) order; NotifyFileUploadedFormat (a list of formats)
+flattened as `NotifyFileUploadedFormat.1=MP4`; the rest as plain values.
 
 Encodings (the SDK models' documentation): a subscription's StreamType is 0 audio and video,
 1 audio only, 2 video only, and its SourceType 0 the camera, 1 the screen share (SourceType
-counts only when the subscription is not audio-only); RecordParams.StreamType is the same
-for the output. An audio-only mixed recording is RecordParams.StreamType 1 with audio-only
+counts only when the subscription is not audio-only, "StreamType != 1"); RecordParams.StreamType,
+"the media type of the output", is taken to use the same values (its list is not published in
+the SDK). An audio-only mixed recording is RecordParams.StreamType 1 with audio-only
 subscriptions, MixTranscodeParams with the audio fields only (VideoWidth/VideoHeight default
 to 0) and no MixLayoutParams (required only "when the output is not audio-only").
 
@@ -152,6 +153,16 @@ def layout(user_ids: Sequence[str]) -> dict[str, Any]:
     return {"UserPanes": panes}
 
 
+def _ordered(value: Any) -> Any:
+    """A JSON value with every object's keys in the official SDK's order (its models' `to_map`:
+    alphabetical), so the query, and so its signature, is byte for byte the SDK's."""
+    if isinstance(value, dict):
+        return {k: _ordered(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return value
+
+
 def start_params(*, app_id: str, channel_id: str, user_ids: Sequence[str], bucket: str, oss_endpoint: str,
                  path_prefix: str | Sequence[str], notify_url: str | None, notify_key: str | None,
                  max_idle_seconds: int, video: bool) -> dict[str, Any]:
@@ -204,7 +215,7 @@ def start_params(*, app_id: str, channel_id: str, user_ids: Sequence[str], bucke
     if notify_url is not None:
         # RecordFileUploaded is only sent for the formats listed here (flattened, as the SDK sends lists).
         params["NotifyFileUploadedFormat.1"] = FORMAT
-    return {k: v for k, v in params.items() if v is not None}
+    return {k: _ordered(v) for k, v in params.items() if v is not None}
 
 
 def _task_id(task_id: Any) -> str:

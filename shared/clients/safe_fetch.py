@@ -69,7 +69,21 @@ def check_url(url: str, allowed_hosts: tuple[str, ...], *, allow_insecure: bool 
 
 def fetch_json(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int, timeout: float,
                allow_insecure: bool = False, http: Any = None) -> Any:
-    """GET the call log, checking every redirect hop; the decoded JSON or Refused/FetchFailed.
+    """GET the call log, checking every redirect hop; the decoded JSON or Refused/FetchFailed
+    (`fetch_bytes`; a body that is not JSON is Refused)."""
+    data = fetch_bytes(url, allowed_hosts=allowed_hosts, max_bytes=max_bytes, timeout=timeout,
+                       allow_insecure=allow_insecure, http=http)
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Refused("call log is not JSON") from None
+
+
+def fetch_bytes(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int, timeout: float,
+                allow_insecure: bool = False, http: Any = None, what: str = "CallLogUrl",
+                noun: str = "call log") -> bytes:
+    """GET `url` (the call log; a recording to copy into the archive), checking every redirect
+    hop; its bytes or Refused/FetchFailed.
 
     Every httpx error maps to one of the two: what the HTTP client refuses about the URL
     (`InvalidURL`, `UnsupportedProtocol`) and a body it cannot decode (`DecodingError`,
@@ -91,39 +105,36 @@ def fetch_json(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int, time
                     if resp.status_code in (301, 302, 303, 307, 308):
                         location = resp.headers.get("location")
                         if not location:
-                            raise Refused("CallLogUrl redirect without a Location")
+                            raise Refused(f"{what} redirect without a Location")
                         try:
                             url = urljoin(url, location)
                         except ValueError:
-                            raise Refused("CallLogUrl redirect Location is not a valid URL") from None
+                            raise Refused(f"{what} redirect Location is not a valid URL") from None
                         continue
                     if resp.status_code != 200:
-                        raise FetchFailed(f"CallLogUrl answered HTTP {resp.status_code}")
+                        raise FetchFailed(f"{what} answered HTTP {resp.status_code}")
                     declared = resp.headers.get("content-length")
                     if declared and declared.isdigit() and int(declared) > max_bytes:
-                        raise Refused(f"call log is {declared} bytes, over the {max_bytes}-byte limit")
+                        raise Refused(f"{noun} is {declared} bytes, over the {max_bytes}-byte limit")
                     data = bytearray()
                     for chunk in resp.iter_bytes():
                         data += chunk
                         if len(data) > max_bytes:
-                            raise Refused(f"call log is over the {max_bytes}-byte limit")
+                            raise Refused(f"{noun} is over the {max_bytes}-byte limit")
             except httpx.TimeoutException:
-                raise FetchFailed("CallLogUrl timed out") from None
+                raise FetchFailed(f"{what} timed out") from None
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                raise Refused(f"CallLogUrl refused by the HTTP client ({type(exc).__name__})") from None
+                raise Refused(f"{what} refused by the HTTP client ({type(exc).__name__})") from None
             except httpx.DecodingError:
-                raise Refused("call log body could not be decoded (malformed Content-Encoding)") from None
+                raise Refused(f"{noun} body could not be decoded (malformed Content-Encoding)") from None
             except httpx.TooManyRedirects:
-                raise Refused(f"CallLogUrl redirected more than {MAX_REDIRECTS} times") from None
+                raise Refused(f"{what} redirected more than {MAX_REDIRECTS} times") from None
             except httpx.TransportError as exc:
-                raise FetchFailed(f"CallLogUrl unreachable ({type(exc).__name__})") from None
+                raise FetchFailed(f"{what} unreachable ({type(exc).__name__})") from None
             except httpx.HTTPError as exc:
-                raise FetchFailed(f"CallLogUrl download failed ({type(exc).__name__})") from None
-            try:
-                return json.loads(bytes(data))
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                raise Refused("call log is not JSON") from None
-        raise Refused(f"CallLogUrl redirected more than {MAX_REDIRECTS} times")
+                raise FetchFailed(f"{what} download failed ({type(exc).__name__})") from None
+            return bytes(data)
+        raise Refused(f"{what} redirected more than {MAX_REDIRECTS} times")
     finally:
         if own:
             client.close()

@@ -56,8 +56,13 @@ def test_a_simulated_call_is_in_the_archive_api_within_15_s(tmp_path):
     assert listed["status"] == "analysed" and listed["turns"] == 4 and waited < FRESH_WITHIN_S
     assert [t["text"] for t in detail["transcript"]] == [t["text"] for t in archived["call_log"]["dialog"]]
     assert detail["analyses"]["default"]["result"]["parsed"]["summary"] == listed["summary"]
-    assert [c["event"] for c in detail["callbacks"]][0] == "agent_start" and detail["callbacks"][-1]["event"] == \
-        "agent_stop"
+    events = [c["event"] for c in detail["callbacks"]]
+    assert events[0] == "agent_start" and "agent_stop" in events[-2:] and "audio_record" in events
+    # ICE's voice recording (the simulator wrote real WAVs): each sentence's audio linked to its turn
+    sentences = [r for r in detail["recordings"] if r["kind"] == "sentence"]
+    assert len(sentences) == 4 and all(r["present"] and r["url"] for r in sentences)
+    assert {r["turn_id"] for r in sentences} == {t["id"] for t in detail["transcript"]}
+    assert detail["completeness"]["verdict"] == "complete" and detail["timings"]["llm_ms"]["count"] == 2
     assert stats["calls"] == 1 and stats["per_day"][0]["calls"] == 1
     assert (client.status_code, user.status_code) == (403, 403)
     assert user.json()["error_code"] == "AdminRoleRequired"

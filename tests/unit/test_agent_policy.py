@@ -491,7 +491,8 @@ def test_dev_without_a_policy_allows_everything(logs):
     assert (p.allow_all, p.source, dict(p.agents), dict(p.workflow_agents), p.allowed_regions) == (
         True, "none (STAGE=dev: everything allowed)", {}, {}, ("cn-beijing",))
     rule = p.agent("any-agent")
-    assert rule == AgentRule("any-agent", (), (), (), allow_all=True)
+    # ... and records every call (ARTC, audio; video where the call has it): the sandbox shows the feature
+    assert rule == AgentRule("any-agent", (), (), (), allow_all=True, recording="audio")
     check_overrides("agent_config", {"LlmConfig": {"Model": "x"}}, rule)
     assert p.resolve("any-agent", "VoiceChat").allow_all
     with pytest.raises(BadRequest) as exc:

@@ -92,6 +92,12 @@ ICE_ACTIONS: dict[str, set[str]] = {
     "clear_ai_agent_voiceprint": {"ClearAIAgentVoiceprint"},
     "archive_call_log": {"DescribeAIAgentInstance"},
 }
+# The Live actions (ARTC cloud recording) each function calls: the call start starts a recording,
+# the archive step stops it when the call ends.
+LIVE_ACTIONS: dict[str, set[str]] = {
+    "generate_ai_agent_call": {"StartRtcCloudRecording"},
+    "archive_call_log": {"StopRtcCloudRecording"},
+}
 # Functions that share one role (same bucket needs in layout.py; the role grants their ICE union).
 SHARED_ROLES = {frozenset({"set_ai_agent_voiceprint", "clear_ai_agent_voiceprint"})}
 # Roles no function runs with: OSS assumes the trigger role; getOssConfig assumes the client upload role.
@@ -426,6 +432,10 @@ def test_each_role_grants_exactly_what_its_function_uses(key):
     assert ice == set().union(*(ICE_ACTIONS.get(k, set()) for k in sharing)), key
     assert ICE_ACTIONS.get(key, set()) <= ice_actions_used()
     assert ccai == ({"contactcenterai:AnalyzeConversation"} if key == "analyze_conversation" else set()), key
+    live = {a.split(":", 1)[1] for a in list(granted) if a.startswith("live:")}
+    for a in [a for a in granted if a.startswith("live:")]:
+        assert granted.pop(a) == {"*"}
+    assert live == LIVE_ACTIONS.get(key, set()), key
     # STS: getOssConfig may assume the client upload role, and nothing else may assume anything.
     assumed = granted.pop("sts:AssumeRole", set())
     client_upload = "acs:ram::${ALIYUN::AccountId}:role/" + sub(res["ClientUploadRole"]["Properties"]["RoleName"])
