@@ -461,8 +461,9 @@ def _handler(srv: LocalOssServer) -> type[QuickHandler]:
                     self._send(200, method=method)
                     return 200
                 raise S3Error(501, "NotImplemented", "only ListObjectsV2 (list-type=2) is implemented")
-            if query:
-                raise S3Error(501, "NotImplemented", f"sub-resources are not implemented: {sorted(query)}")
+            sub = sorted(k for k in query if not k.startswith("X-Amz-"))  # a presigned URL's own parameters
+            if sub:
+                raise S3Error(501, "NotImplemented", f"sub-resources are not implemented: {sub}")
             if method == "PUT":
                 if "x-amz-copy-source" in headers:
                     raise S3Error(501, "NotImplemented", "CopyObject is not implemented")

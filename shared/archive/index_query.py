@@ -177,17 +177,18 @@ def where(f: Filters) -> tuple[str, list[Any]]:
     for code, value in f.fields:
         parts.append("list_contains(list_transform(fields, x -> x.code || '\x1f' || coalesce(x.value, '')), ?)")
         params.append(f"{code}\x1f{value}")
-    for word in f.words:
-        parts.append("(contains(lower(coalesce(transcript_text, '')), ?) OR contains(lower(coalesce(summary, '')), ?)"
-                     " OR contains(lower(coalesce(title, '')), ?))")
-        params.extend([word, word, word])
+    for word in f.words:  # the transcript, summary and title, lower-cased once when the day was loaded
+        parts.append("contains(search, ?)")
+        params.append(word)
     return " AND ".join(parts), params
 
 
 # --- the local mirror of the index --------------------------------------------------------------
 
 class Index:
-    """The index's day files mirrored into `cache_dir`, and a DuckDB connection over them."""
+    """The index's day files loaded into an in-memory DuckDB table (`calls`, plus `dt` and a
+    lower-cased `search` text), reloaded a day at a time when that day's file changes in the bucket.
+    Queries then touch memory only; a day file is read once per change."""
 
     def __init__(self, store: Any, cache_dir: str, refresh_seconds: float = 5.0) -> None:
         self.store = store
@@ -199,10 +200,15 @@ class Index:
         self._checked = -1e18
         self._lock = threading.Lock()
         self.con = index_files.connect()
-        self._has_view = False
+        cols = ", ".join(f'"{name}" {kind}' for name, kind in index_rows.COLUMNS.items())
+        self.con.execute(f"CREATE TABLE calls ({cols}, dt VARCHAR, search VARCHAR)")
+        # The lists the stats count, one row per element (unnesting 100,000 rows per query is slow):
+        # built when a day is loaded.
+        self.con.execute("CREATE TABLE call_keywords (dt VARCHAR, instance_id VARCHAR, word VARCHAR)")
+        self.con.execute("CREATE TABLE call_rules (dt VARCHAR, instance_id VARCHAR, title VARCHAR, result VARCHAR)")
 
     def refresh(self, force: bool = False) -> None:
-        """Bring the mirror up to date with the bucket (one LIST; a GET per changed day)."""
+        """Bring the table up to date with the bucket (one LIST; a GET and a reload per changed day)."""
         with self._lock:
             if not force and time.monotonic() - self._checked < self.refresh_seconds:
                 return
@@ -211,49 +217,64 @@ class Index:
                 if info.key.endswith("/" + layout.INDEX_FILE):
                     seen[info.key] = info.etag
             stale = [key for key, etag in seen.items() if self._etags.get(key) != etag]
-            changed = bool(stale)
             if len(stale) == 1:
-                self._etags[stale[0]] = self._download(stale[0]) or seen[stale[0]]
-            elif stale:  # a cold mirror: the day files in parallel (one connection pool)
+                self._etags[stale[0]] = self._load(stale[0]) or seen[stale[0]]
+            elif stale:  # a cold mirror: the day files fetched in parallel (one connection pool)
                 from concurrent.futures import ThreadPoolExecutor
 
                 with ThreadPoolExecutor(max_workers=min(8, len(stale))) as pool:
-                    for key, etag in zip(stale, pool.map(self._download, stale)):
-                        self._etags[key] = etag or seen[key]
+                    fetched = list(pool.map(self._fetch, stale))
+                for key, (path, etag) in zip(stale, fetched):
+                    self._swap(key, path)
+                    self._etags[key] = etag or seen[key]
             for key in set(self._etags) - set(seen):
-                try:
-                    os.unlink(self._path(key))
-                except FileNotFoundError:
-                    pass
+                self._drop_day(layout.dt_of(key))
                 del self._etags[key]
-                changed = True
-            if changed or not self._has_view:
-                self._view()
             self._checked = time.monotonic()
 
-    def _download(self, key: str) -> str:
-        """Fetch one day file into the mirror (replaced atomically); its ETag."""
+    def _drop_day(self, dt: str) -> None:
+        for table in ("calls", "call_keywords", "call_rules"):
+            self.con.execute(f"DELETE FROM {table} WHERE dt = ?", [dt])
+
+    def _fetch(self, key: str) -> tuple[str, str]:
+        """One day file downloaded into this mirror's directory: (path, ETag)."""
         data, meta = self.store.get(key)
-        path = self._path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{threading.get_ident()}.part"
-        with open(tmp, "wb") as f:
+        path = os.path.join(self.dir, f"{layout.dt_of(key)}-{threading.get_ident()}.parquet")
+        with open(path, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
-        return str(meta.etag or "")
+        return path, str(meta.etag or "")
 
-    def _path(self, key: str) -> str:
-        return os.path.join(self.dir, key[len(layout.INDEX_CALLS):])
+    def _load(self, key: str) -> str:
+        path, etag = self._fetch(key)
+        self._swap(key, path)
+        return etag
 
-    def _view(self) -> None:
-        if self._etags:
-            glob = os.path.join(self.dir, "dt=*", layout.INDEX_FILE).replace("'", "''")
-            self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet('{glob}', "
-                             "hive_partitioning = true, hive_types = {'dt': VARCHAR}, union_by_name = true)")
-        else:
-            cols = ", ".join(f'NULL::{kind} AS "{name}"' for name, kind in index_rows.COLUMNS.items())
-            self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT {cols}, NULL::VARCHAR AS dt WHERE false")
-        self._has_view = True
+    def _swap(self, key: str, path: str) -> None:
+        """Replace the day's rows with the file's, in one transaction (a file of an older schema
+        version lacks the newer columns: NULL there)."""
+        dt = layout.dt_of(key)
+        try:
+            have = {r[0] for r in self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()}
+            # the transcript lives on only in `search` (lower-cased): no answer carries it
+            cols = ", ".join(f'"{c}"' if c in have and c != "transcript_text" else f'NULL::{kind} AS "{c}"'
+                             for c, kind in index_rows.COLUMNS.items())
+            search = ("lower(concat_ws(chr(10), coalesce(transcript_text, ''), coalesce(summary, ''), "
+                      "coalesce(title, '')))")
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self._drop_day(dt)
+                self.con.execute(f"INSERT INTO calls SELECT {cols}, ? AS dt, {search} AS search "
+                                 "FROM read_parquet(?)", [dt, path])
+                self.con.execute("INSERT INTO call_keywords SELECT dt, instance_id, unnest(list_distinct(keywords)) "
+                                 "FROM calls WHERE dt = ?", [dt])
+                self.con.execute("INSERT INTO call_rules SELECT dt, instance_id, r.title, r.result FROM "
+                                 "(SELECT dt, instance_id, unnest(rules) AS r FROM calls WHERE dt = ?)", [dt])
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+        finally:
+            os.unlink(path)
 
     def rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         cur = self.con.cursor()
@@ -309,12 +330,13 @@ def stats(index: Index, f: Filters) -> dict[str, Any]:
     status = index.rows(f"SELECT status AS k, count(*) AS n {base} GROUP BY status ORDER BY n DESC, k", params)
     sat = index.rows(f"SELECT coalesce(satisfaction, 'unknown') AS k, count(*) AS n {base} GROUP BY k "
                      "ORDER BY n DESC, k", params)
+    chosen = f"dt BETWEEN ? AND ? AND instance_id IN (SELECT instance_id {base})"
     rules = index.rows(
-        "SELECT r.title AS title, count(*) AS checked, count(*) FILTER (WHERE r.result = 'fail') AS failed "
-        f"FROM (SELECT unnest(rules) AS r {base}) GROUP BY r.title ORDER BY failed DESC, title", params)
+        "SELECT title, count(*) AS checked, count(*) FILTER (WHERE result = 'fail') AS failed "
+        f"FROM call_rules WHERE {chosen} GROUP BY title ORDER BY failed DESC, title", [f.since, f.until, *params])
     words = index.rows(
-        f"SELECT w AS word, count(DISTINCT instance_id) AS calls FROM (SELECT instance_id, unnest(keywords) AS w "
-        f"{base}) GROUP BY w ORDER BY calls DESC, word LIMIT 20", params)
+        f"SELECT word, count(*) AS calls FROM call_keywords WHERE {chosen} GROUP BY word "
+        "ORDER BY calls DESC, word LIMIT 20", [f.since, f.until, *params])
 
     def rnd(v: Any) -> Any:
         return round(v, 3) if isinstance(v, float) else v

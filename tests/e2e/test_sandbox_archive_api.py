@@ -70,3 +70,30 @@ def test_a_simulated_call_is_in_the_archive_api_within_15_s(tmp_path):
     assert "script-src 'self'" in page.headers["content-security-policy"] and page.headers["x-frame-options"] == "DENY"
     assert script.status_code == 200 and script.headers["content-type"].startswith("application/javascript")
     assert bare.status_code == 301 and bare.headers["location"] == "/console/"
+
+
+def test_a_video_call_ends_with_its_mp4_in_the_record_even_though_it_lands_after_the_archive(tmp_path):
+    env = {"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_TRIGGER_RETRY_SECONDS": "0.2"}
+    with SandboxProcess(env) as sb:
+        proc = subprocess.run([sys.executable, "-m", "devkit.cli", "simulate-call", "--url", sb.url, "--turns", "3",
+                               "--video"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr + sb.output()[-3000:]
+        instance = re.search(r"simulated call (\S+):", proc.stdout).group(1)
+        mp4 = re.search(r"recording: (\S+\.mp4)", proc.stdout).group(1)
+        token = re.search(r"#token=(\S+)", sb.output()).group(1)
+        auth = {"Authorization": f"Bearer {token}"}
+        detail = None
+        for _ in range(40):
+            r = httpx.get(f"{sb.url}/api/v2/archive/calls/{instance}", headers=auth)
+            if r.status_code == 200:
+                detail = r.json()
+                break
+            time.sleep(0.5)
+        assert detail is not None, sb.output()[-3000:]
+        video = [rec for rec in detail["recordings"] if rec["event"] == "artc_cloud_recording"]
+        media = httpx.get(video[0]["url"]).content if video else b""
+    assert [v["key"] for v in video] == [mp4] and media[4:8] == b"ftyp"  # a real MP4, through its presigned URL
+    events = {c["event"]: c["time"] for c in detail["callbacks"]}
+    # Live's signed callbacks were stored as the call's; the file was uploaded after the call was archived
+    assert {"rtc_task_created", "rtc_record_file_uploaded", "rtc_task_stopped"} <= set(events)
+    assert events["rtc_record_file_uploaded"] > detail["call_log"]["archived_at"].replace("Z", ".000Z")[:24]
