@@ -56,6 +56,7 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
     from shared import settings as settings_mod
     from shared.archive import layout
     from shared.clients import ccai, ice, object_store
+    from shared.clients import live as live_client
 
     saved_env = dict(os.environ)  # the stack fills os.environ with its endpoints: one run each
     rng = random.Random(seed)
@@ -66,15 +67,33 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
     token = os.environ["CALLBACK_TOKEN"].split(",")[0].strip()  # a list: its first entry
     accepted: dict[str, dict] = {}  # key -> event
     stops: dict[str, str] = {}  # instance -> stop key
-    refused = deliveries = injected_store = injected_ice = injected_ccai = 0
+    refused = deliveries = injected_store = injected_ice = injected_ccai = injected_live = 0
+    recorded: list[str] = []  # calls started through generateAIAgentCall (recorded, or saying why not)
+    client_token = os.environ["AUTH_STATIC_TOKENS"].split(",")[0].strip()
     started = time.perf_counter()
     try:
         with httpx.Client(base_url=stack.url, timeout=10) as client:
             # Calls 20 s apart, the last one ending before now: inside the callbacks' default
             # event-time window (7 days back, CALLBACK_MAX_EVENT_AGE_SECONDS) for up to ~30,000 calls.
             base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=20 * calls + 60)
+            live = stack.ups.live
+            live.lose_callbacks, live.delay_callbacks_s = 0.3, 0.05  # lost and late recording callbacks
             for n in range(calls):
                 instance_id = f"chaos{seed}x{n:04d}"
+                if n % 3 == 0:  # a video call the client API starts: ARTC cloud recording (policy: dev)
+                    if rng.random() < fault_rate * 2:  # Live refuses the start: the call goes on unrecorded
+                        live.inject(status=503, code="ServiceUnavailable", times=1, action="StartRtcCloudRecording")
+                        injected_live += 1
+                    if rng.random() < fault_rate * 2:  # Live fails every stop: its idle timeout must do
+                        live.inject(status=500, code="InternalError", times=6, action="StopRtcCloudRecording")
+                        injected_live += 1
+                    r = client.post("/api/v2/aiagent/generateAIAgentCall",
+                                    json={"user_id": f"chaos-user-{n}", "ai_agent_id": "chaos-agent",
+                                          "workflow_type": "VisionChat"},
+                                    headers={"Authorization": f"Bearer {client_token}"})
+                    if r.status_code == 200:
+                        instance_id = r.json()["ai_agent_instance_id"]
+                        recorded.append(instance_id)
                 for ev in call_events(rng, instance_id, base + timedelta(seconds=20 * n)):
                     if rng.random() < fault_rate:
                         stack.ups.oss.inject_fault(503, "ServiceUnavailable", times=rng.randint(1, 3))
@@ -112,7 +131,28 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
                             refused += 1  # ICE gives up: never accepted, so not ours to keep
         idle = stack.dispatcher.wait_idle(120)
         store = object_store.get_store()
-        stored_callbacks = {o.key for o in store.list(layout.CALLBACKS)}
+        # Recordings: each task Live accepted ends with its file in the bucket, stopped by the archive
+        # step or, where every stop failed, by its own idle timeout (MaxIdleTime): simulated here.
+        recordings: dict[str, str] = {}  # instance -> status of its recording record
+        for inst in recorded:
+            try:
+                rec = json.loads(store.get(layout.recording_call_key(inst))[0])
+            except Exception:  # noqa: BLE001 - no record at all: reported below
+                recordings[inst] = "no record"
+                continue
+            recordings[inst] = str(rec.get("status"))
+            if rec.get("reason"):
+                out(f"recording of {inst}: {rec['status']}: {rec['reason']}")
+            if rec.get("status") == "stop_failed":
+                live.idle_out(rec["task_id"])
+        live.drain(30)
+        recording_files = {o.key.split("/")[2] for o in store.list(layout.RECORDINGS + "dt=") if o.key.endswith(".mp4")}
+        unrecorded = sorted(i for i, st in recordings.items()
+                            if (st in ("started", "stopped", "stop_failed") and i not in recording_files)
+                            or st == "no record")
+        all_callbacks = {o.key for o in store.list(layout.CALLBACKS)}
+        # ICE's callbacks (what was accepted from ICE); Live's recording callbacks are counted apart
+        stored_callbacks = {k for k in all_callbacks if "-rtc_" not in k}
         call_logs = {layout.parse_call_log_key(o.key).instance_id for o in store.list(layout.CALL_LOGS)}
         analyzed: dict[str, int] = {}
         for o in store.list(layout.ANALYSES):
@@ -175,6 +215,11 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
             "lost_events": lost_events, "unarchived_calls": unarchived, "unanalysed_calls": unanalyzed,
             "archived_and_dead_lettered": archived_and_dead, "analysed_and_dead_lettered": analysed_and_dead,
             "analysed_but_not_archived": not_archived_but_analysed,
+            "recorded_calls": len(recorded), "injected_live_faults": injected_live,
+            "recordings": {st: sum(1 for v in recordings.values() if v == st)
+                           for st in sorted(set(recordings.values()))},
+            "recording_files": len(recording_files & set(recorded)), "unrecorded_calls": unrecorded,
+            "recording_callback_objects": len(all_callbacks - stored_callbacks),
             "idle": idle,
             "seconds": round(time.perf_counter() - started, 1),
         }
@@ -186,6 +231,7 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
         settings_mod.reset_cache()
         ice.reset_client()
         ccai.reset_client()
+        live_client.reset_client()
         object_store.reset_store()
     out(json.dumps({k: v for k, v in report.items() if k not in VIOLATIONS}))
     out(f"accounting: {report['accepted_events']} accepted events -> {report['stored_callback_objects']} stored "
@@ -196,7 +242,9 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
         f"{report['analysed_calls'] - len(analysed_and_dead)} analysed | "
         f"{report['analysis_dead_letters'] - len(analysed_and_dead) - len(not_archived_but_analysed)} "
         f"dead-lettered | {len(analysed_and_dead)} both | {len(unanalyzed)} neither "
-        f"({report['resolved_dead_letters']} dead letters resolved by a later success)")
+        f"({report['resolved_dead_letters']} dead letters resolved by a later success); "
+        f"{report['recorded_calls']} calls started with recording -> {report['recordings']}, "
+        f"{report['recording_files']} with their MP4, {len(unrecorded)} missing")
     for name in VIOLATIONS:
         if report[name]:
             out(f"NOT EXACT: {name}: {', '.join(map(str, report[name][:50]))}")
@@ -205,7 +253,7 @@ def run(calls: int, seed: int, *, fault_rate: float = 0.15, out=print) -> dict:
 
 # Report entries that name what went wrong; each must be empty for a run to pass.
 VIOLATIONS = ("lost_events", "unarchived_calls", "unanalysed_calls", "archived_and_dead_lettered",
-              "analysed_and_dead_lettered", "analysed_but_not_archived")
+              "analysed_and_dead_lettered", "analysed_but_not_archived", "unrecorded_calls")
 
 
 def exact(report: dict) -> bool:

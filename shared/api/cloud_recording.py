@@ -68,17 +68,26 @@ def start(store: Store, *, answer: dict[str, Any], user_id: str, ai_agent_id: st
     if why is None and isinstance(channel, str) and isinstance(agent_user, str) and app_id is not None:
         from shared.clients import live
 
+        client = live.get_client()
         try:
-            out = live.get_client().start_rtc_cloud_recording(
+            out = client.start_rtc_cloud_recording(
                 app_id=app_id, channel_id=channel, user_ids=[rtc_user, agent_user], bucket=bucket,
                 oss_endpoint=f"oss-{region}.aliyuncs.com", path_prefix=layout.recording_prefix(day, instance),
                 notify_url=settings.RECORDING_CALLBACK_URL, notify_key=settings.notify_key(),
                 max_idle_seconds=settings.RECORDING_MAX_IDLE_SECONDS, video=video)
-            record.update(task_id=out["TaskId"], started_at=_now(), status="started")
-            store.put(layout.recording_task_key(out["TaskId"]), json.dumps(record).encode())
         except Exception as exc:  # noqa: BLE001 - the call goes on without its recording, and says so
             code = getattr(exc, "error_code", None) or type(exc).__name__
             why = f"StartRtcCloudRecording failed: {code}"
+        else:
+            record.update(task_id=out["TaskId"], started_at=_now(), status="started")
+            try:
+                store.put(layout.recording_task_key(out["TaskId"]), json.dumps(record).encode())
+            except Exception as exc:  # noqa: BLE001 - a task nobody could find: stop it rather than lose it
+                why = f"the task's record was not stored ({type(exc).__name__}); the task was stopped"
+                try:
+                    client.stop_rtc_cloud_recording(out["TaskId"])
+                except Exception:  # noqa: BLE001 - its idle timeout stops it
+                    why = f"the task's record was not stored ({type(exc).__name__}); its idle timeout stops it"
     if why is not None:
         record.update(status="not_started", reason=why)
         logger.warning("call recording not started", extra={"instance_id": instance, "reason": why})

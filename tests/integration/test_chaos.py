@@ -43,6 +43,11 @@ def test_nothing_accepted_is_lost_under_faults(isolated_env):
     assert report["ccai_requests"] > report["ccai_results"]  # faults were really answered
     # Attempt counters are per unit of work and removed once it is done: none is left behind.
     assert report["attempt_counters_left"] == 0, lines
+    # Recordings under lost and late Live callbacks and a failing Live API: every call started with a
+    # recording either has its MP4 (stopped by the archive step or by its idle timeout) or says why not.
+    assert report["recorded_calls"] == 4 and report["unrecorded_calls"] == [], lines
+    assert sum(report["recordings"].values()) == 4 and report["recording_callback_objects"] > 0
+    assert report["recording_files"] == sum(n for st, n in report["recordings"].items() if st != "not_started")
 
 
 SEEDS = (1, 2, 3, 5, 8)
