@@ -228,6 +228,19 @@ def events(stand: Stand) -> dict[str, Callable[[syaml.FunctionSpec], bytes]]:
                 "data": {"role": "user", "text": "hello"}}
         return http_event("/api/v2/aiagent/callback", body, defaults.DEV_CALLBACK_TOKEN)
 
+    def recording_callback() -> bytes:
+        """A signed Live callback of a task this deployment did not start (stored apart), fresh each time."""
+        import hashlib
+
+        body = {"appId": "bench-app", "channelId": "bench-channel", "taskId": "bench-" + uuid.uuid4().hex[:12],
+                "eventType": "TaskRunning", "callbackTs": int(time.time() * 1000), "payload": "{}"}
+        ts = str(int(time.time()))
+        key = defaults.DEV_RECORDING_NOTIFY_KEY
+        event = json.loads(http_event("/api/v2/aiagent/recordingCallback", body, ""))
+        event["headers"] = {"Content-Type": "application/json", "ALI-LIVE-TIMESTAMP": ts,
+                            "ALI-LIVE-SIGNATURE": hashlib.md5(f"{ts}|{key}".encode()).hexdigest()}
+        return json.dumps(event).encode()
+
     def fresh_user() -> str:  # a user of their own per request: a real quota claim each time, never over it
         return "bench_" + uuid.uuid4().hex[:12]
 
@@ -263,6 +276,12 @@ def events(stand: Stand) -> dict[str, Callable[[syaml.FunctionSpec], bytes]]:
                                             {"satisfaction": "dissatisfied", "field.user_intent": "complaint"}),
         "archive_console": lambda s: http_event("/console/", b"", "", "GET"),
         "compact_archive_index": lambda s: stand.compaction_event(),
+        # A dry run over a day: the erasure's listing, nothing deleted (admins only: a JWT).
+        "erase_archive": lambda s: http_event("/api/v2/archive/erase", {
+            "instance_ids": ["bench-no-such-call"], "dry_run": True,
+            "since": time.strftime("%Y-%m-%d", time.gmtime()), "until": time.strftime("%Y-%m-%d", time.gmtime())},
+            admin),
+        "ingest_recording_callback": lambda s: recording_callback(),
     }
 
 

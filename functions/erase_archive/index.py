@@ -1,12 +1,13 @@
-"""POST /api/v2/archive/erase (admins only): erase calls, or a person, from the archive
+"""POST /api/v2/archive/erase (admin JWTs only, whatever AUTH_MODE: shared/auth.authorize_admin): erase
+calls, or a person, from the archive
 (shared/archive/erasure.py; README "Privacy"). Client uploads are left to `aiagent erase`."""
 from datetime import datetime, timedelta, timezone
 
 from shared.api.models import EraseRequest
 from shared.archive import erasure
-from shared.auth import authorize_client
+from shared.auth import authorize_admin
 from shared.clients import object_store
-from shared.errors import BadRequest, Forbidden
+from shared.errors import BadRequest
 from shared.http import endpoint
 from shared.settings import CoreSettings, OssSettings
 
@@ -14,10 +15,8 @@ SETTINGS = (CoreSettings, OssSettings)
 DEFAULT_DAYS = 400
 
 
-@endpoint(authorize=authorize_client, body=EraseRequest, settings=SETTINGS, require_json_content_type=True)
+@endpoint(authorize=authorize_admin, body=EraseRequest, settings=SETTINGS, require_json_content_type=True)
 def handler(req: EraseRequest, principal, request) -> dict:
-    if not principal.admin:
-        raise Forbidden("erasure needs an authorization token whose role is admin", error_code="AdminRoleRequired")
     if (req.instance_ids is None) == (req.user_id is None):
         raise BadRequest("instance_ids: give instance_ids or user_id (one of them)", error_code="InvalidParameter")
     until = req.until or datetime.now(timezone.utc).date()

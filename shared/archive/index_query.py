@@ -217,15 +217,13 @@ class Index:
                 if info.key.endswith("/" + layout.INDEX_FILE):
                     seen[info.key] = info.etag
             stale = [key for key, etag in seen.items() if self._etags.get(key) != etag]
-            if len(stale) == 1:
-                self._etags[stale[0]] = self._load(stale[0]) or seen[stale[0]]
-            elif stale:  # a cold mirror: the day files fetched in parallel (one connection pool)
+            if stale:  # the changed day files fetched in parallel (one connection pool), loaded at once
                 from concurrent.futures import ThreadPoolExecutor
 
                 with ThreadPoolExecutor(max_workers=min(8, len(stale))) as pool:
                     fetched = list(pool.map(self._fetch, stale))
-                for key, (path, etag) in zip(stale, fetched):
-                    self._swap(key, path)
+                self._swap([layout.dt_of(k) for k in stale], [path for path, _ in fetched])
+                for key, (_, etag) in zip(stale, fetched):
                     self._etags[key] = etag or seen[key]
             for key in set(self._etags) - set(seen):
                 self._drop_day(layout.dt_of(key))
@@ -244,37 +242,36 @@ class Index:
             f.write(data)
         return path, str(meta.etag or "")
 
-    def _load(self, key: str) -> str:
-        path, etag = self._fetch(key)
-        self._swap(key, path)
-        return etag
-
-    def _swap(self, key: str, path: str) -> None:
-        """Replace the day's rows with the file's, in one transaction (a file of an older schema
+    def _swap(self, days: list[str], paths: list[str]) -> None:
+        """Replace those days' rows with their files', in one transaction (a file of an older schema
         version lacks the newer columns: NULL there)."""
-        dt = layout.dt_of(key)
         try:
-            have = {r[0] for r in self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()}
+            have = {r[0] for r in self.con.execute(
+                "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)", [paths]).fetchall()}
             # the transcript lives on only in `search` (lower-cased): no answer carries it
             cols = ", ".join(f'"{c}"' if c in have and c != "transcript_text" else f'NULL::{kind} AS "{c}"'
                              for c, kind in index_rows.COLUMNS.items())
             search = ("lower(concat_ws(chr(10), coalesce(transcript_text, ''), coalesce(summary, ''), "
                       "coalesce(title, '')))")
+            day_of = r"regexp_extract(filename, '([0-9]{4}-[0-9]{2}-[0-9]{2})-[^/]*$', 1)"
             self.con.execute("BEGIN TRANSACTION")
             try:
-                self._drop_day(dt)
-                self.con.execute(f"INSERT INTO calls SELECT {cols}, ? AS dt, {search} AS search "
-                                 "FROM read_parquet(?)", [dt, path])
+                for table in ("calls", "call_keywords", "call_rules"):
+                    self.con.execute(f"DELETE FROM {table} WHERE list_contains(?, dt)", [days])
+                self.con.execute(f"INSERT INTO calls SELECT {cols}, {day_of} AS dt, {search} AS search "
+                                 "FROM read_parquet(?, union_by_name = true, filename = true)", [paths])
                 self.con.execute("INSERT INTO call_keywords SELECT dt, instance_id, unnest(list_distinct(keywords)) "
-                                 "FROM calls WHERE dt = ?", [dt])
+                                 "FROM calls WHERE list_contains(?, dt)", [days])
                 self.con.execute("INSERT INTO call_rules SELECT dt, instance_id, r.title, r.result FROM "
-                                 "(SELECT dt, instance_id, unnest(rules) AS r FROM calls WHERE dt = ?)", [dt])
+                                 "(SELECT dt, instance_id, unnest(rules) AS r FROM calls WHERE list_contains(?, dt))",
+                                 [days])
                 self.con.execute("COMMIT")
             except Exception:
                 self.con.execute("ROLLBACK")
                 raise
         finally:
-            os.unlink(path)
+            for path in paths:
+                os.unlink(path)
 
     def rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         cur = self.con.cursor()

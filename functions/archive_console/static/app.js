@@ -756,7 +756,16 @@
         ['Satisfaction', satisfactionBadge(call.satisfaction, 'meta-satisfaction'), 'satisfaction'],
         ['Tokens', call.total_tokens === null || call.total_tokens === undefined ? null : fmtNum(call.total_tokens), 'tokens'],
         ['Session', log.session_id, 'session'],
+        ['Transcript', call.completeness, 'completeness'],
+        ['LLM first packet p50 / p95', fmtMs(call.llm_p50_ms, call.llm_p95_ms), 'llm-latency'],
+        ['TTS first packet p50 / p95', fmtMs(call.tts_p50_ms, call.tts_p95_ms), 'tts-latency'],
       ], 'call-meta'));
+  }
+
+  /** "620 / 1,300 ms", or null when the call has no latency figures. */
+  function fmtMs(p50, p95) {
+    if (p50 === null || p50 === undefined) return null;
+    return `${fmtNum(Math.round(p50))} / ${fmtNum(Math.round(p95 ?? p50))} ms`;
   }
 
   function deadLettersCard(letters) {
@@ -800,7 +809,10 @@
         el('div', { class: 'turn-head' },
           el('span', { class: 'speaker', testid: 'turn-speaker' }, roleLabel(t.role)),
           el('span', { class: 'time muted', testid: 'turn-time' }, fmtClock(t.begin)),
-          t.type && !['text', 'normal'].includes(t.type) ? el('span', { class: 'muted small', testid: 'turn-type' }, String(t.type)) : null),
+          t.type && !['text', 'normal'].includes(t.type) ? el('span', { class: 'muted small', testid: 'turn-type' }, String(t.type)) : null,
+          // Reconciled transcript: a turn only one witness had (e.g. lost from the call log at hang-up).
+          t.source === 'chat_record' ? el('span', { class: 'muted small', testid: 'turn-source', title: 'Missing from ICE\'s call log; kept from the chat records' }, 'from chat records') : null,
+          t.source === 'call_log' ? el('span', { class: 'muted small', testid: 'turn-source', title: 'Only in ICE\'s call log' }, 'call log only') : null),
         el('p', { class: 'turn-text', testid: 'turn-text' }, asText(t.text)),
         recs.map((r) => audioFor(r, 'turn-audio')));
     })));
