@@ -457,6 +457,8 @@ def _handler(srv: LocalOssServer) -> type[QuickHandler]:
             if not key:
                 if method == "GET" and query.get("list-type") == "2":
                     return self._list(query)
+                if method == "POST" and "delete" in query:
+                    return self._delete_objects(headers, body)
                 if method in ("HEAD", "PUT"):
                     self._send(200, method=method)
                     return 200
@@ -513,6 +515,34 @@ def _handler(srv: LocalOssServer) -> type[QuickHandler]:
                 self._send(204)
                 return 204
             raise S3Error(405, "MethodNotAllowed", f"{method} is not allowed on an object")
+
+        def _delete_objects(self, headers: dict[str, str], body: bytes) -> int:
+            """DeleteObjects (`POST /?delete`, at most 1,000 keys; Content-MD5 required, as OSS and S3 do)."""
+            import xml.etree.ElementTree as ET
+
+            md5 = headers.get("content-md5", "")
+            try:
+                if base64.b64decode(md5, validate=True) != hashlib.md5(body).digest():
+                    raise S3Error(400, "InvalidDigest", "Content-MD5 does not match the body")
+            except ValueError:
+                raise S3Error(400, "InvalidDigest", "Content-MD5 is missing or not base64") from None
+            try:
+                root = ET.fromstring(body)
+            except ET.ParseError:
+                raise S3Error(400, "MalformedXML", "the Delete document is not XML") from None
+            ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            keys = [(o.findtext(f"{ns}Key") or "") for o in root.findall(f"{ns}Object")]
+            if not keys or len(keys) > 1000:
+                raise S3Error(400, "MalformedXML", "a Delete lists 1 to 1,000 objects")
+            quiet = (root.findtext(f"{ns}Quiet") or "").strip().lower() == "true"
+            deleted = []
+            for key in keys:
+                srv.store.delete(key)
+                deleted.append(key)
+            items = "" if quiet else "".join(f"<Deleted><Key>{escape(k)}</Key></Deleted>" for k in deleted)
+            self._send(200, ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                             f"<DeleteResult>{items}</DeleteResult>").encode(), {"Content-Type": "application/xml"})
+            return 200
 
         def _list(self, query: dict[str, str]) -> int:
             if "delimiter" in query:

@@ -177,6 +177,19 @@ def _compact_day(store: Store, con: Any, pool: ThreadPoolExecutor, dt: str, by_c
 
 
 def _delete(pool: ThreadPoolExecutor | None, store: Store, keys: list[str]) -> None:
+    """Delete the applied updates: 1,000 per request where the store can (DeleteObjects), else one
+    by one. A failure is logged: an update applied again next run changes nothing."""
+    many = getattr(store, "delete_many", None)
+    if many is not None and keys:
+        try:
+            left = many(keys)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("index updates not deleted in bulk; one by one", extra={"error": type(exc).__name__})
+        else:
+            if left:
+                logger.warning("index updates not deleted", extra={"count": len(left)})
+            return
+
     def one(key: str) -> None:
         try:
             store.delete(key)
