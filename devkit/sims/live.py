@@ -423,11 +423,8 @@ class LiveSimulator(RpcSimulator):
                 key = "/".join([*prefix, task.task_id, f"{name}.mp4"])
                 data = minimal_mp4(duration, sample_rate=_int(transcode.get("AudioSampleRate")) or 32000,
                                    channels=_int(transcode.get("AudioChannels")) or 1)
-                try:
-                    if self.store is not None:
-                        self.store.put(key, data, content_type="video/mp4")
-                except Exception:  # the upload failed: no file, no RecordFileUploaded
-                    continue
+                if self.store is not None and not self._upload(key, data):
+                    continue  # the upload failed for good: no file, no RecordFileUploaded
                 with self._lock:
                     self.files[key] = data
                     task.files.append(key)
@@ -439,6 +436,16 @@ class LiveSimulator(RpcSimulator):
         with self._lock:
             task.status = "STOPPED"
         self._send(self._message(task, "TaskStopped"))
+
+    def _upload(self, key: str, data: bytes, attempts: int = 6) -> bool:
+        """Put the file, retried with backoff like the service retries its uploads to OSS."""
+        for attempt in range(attempts):
+            try:
+                self.store.put(key, data, content_type="video/mp4")
+                return True
+            except Exception:  # noqa: BLE001 - the bucket refused or failed: try again
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+        return False
 
     # --- actions ----------------------------------------------------------------------
     def _json_object(self, p: dict[str, str], name: str, required: bool = True) -> tuple[Any, tuple[int, dict] | None]:
