@@ -437,14 +437,14 @@ class LiveSimulator(RpcSimulator):
             task.status = "STOPPED"
         self._send(self._message(task, "TaskStopped"))
 
-    def _upload(self, key: str, data: bytes, attempts: int = 6) -> bool:
-        """Put the file, retried with backoff like the service retries its uploads to OSS."""
+    def _upload(self, key: str, data: bytes, attempts: int = 20) -> bool:
+        """Put the file, retried with backoff (at most ~8 s) like the service retries its uploads to OSS."""
         for attempt in range(attempts):
             try:
                 self.store.put(key, data, content_type="video/mp4")
                 return True
             except Exception:  # noqa: BLE001 - the bucket refused or failed: try again
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+                time.sleep(min(0.05 * 2 ** attempt, 0.5))
         return False
 
     # --- actions ----------------------------------------------------------------------

@@ -148,17 +148,22 @@ def clear_attempts(store: Store, unit: Unit, *, known: bool = False) -> None:
     store refuses the DELETE (a role without oss:DeleteObject), the counter is reset to 0.
     """
     key = unit.attempts_key
-    try:
-        if not known and store.head(key) is None:
-            return
+    for attempt in range(3):  # a store hiccup (its own retries used up) gets two more tries
         try:
-            store.delete(key)
-        except StorageError:
-            store.put(key, json.dumps({"attempts": 0, "at": utcnow(), "source_key": unit.source_key,
-                                       "cleared": True}).encode())
-    except Exception as exc:  # noqa: BLE001 - the unit is done; never turn that into a failure
-        logger.warning("attempt counter not cleared", extra={"key": key, "error": type(exc).__name__,
-                                                             "reason": safe_message(exc)})
+            if not known and store.head(key) is None:
+                return
+            try:
+                store.delete(key)
+            except StorageError:
+                store.put(key, json.dumps({"attempts": 0, "at": utcnow(), "source_key": unit.source_key,
+                                           "cleared": True}).encode())
+            return
+        except Exception as exc:  # noqa: BLE001 - the unit is done; never turn that into a failure
+            if attempt == 2:
+                logger.warning("attempt counter not cleared", extra={"key": key, "error": type(exc).__name__,
+                                                                     "reason": safe_message(exc)})
+            else:
+                time.sleep(0.05 * (attempt + 1))
 
 
 def dead_letter(store: Store, unit: Unit, reason: str, error_code: str, attempts: int | None = None,
