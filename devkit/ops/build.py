@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import re
 import shutil
@@ -46,7 +47,8 @@ def runtime_python() -> str:
     return str(runtimes.pop()).removeprefix("python")
 
 
-def imports_of(path: Path) -> set[str]:
+@functools.cache  # every function's closure reads the same shared/ files
+def imports_of(path: Path) -> frozenset[str]:
     """Top-level module names imported anywhere in a file (lazy imports included)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out: set[str] = set()
@@ -56,7 +58,7 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.add(node.module)
             out.update(f"{node.module}.{a.name}" for a in node.names)
-    return out
+    return frozenset(out)
 
 
 def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
@@ -86,10 +88,23 @@ def closure(entry: Path) -> tuple[set[str], set[str]]:
                 parts = name.split(".")
                 for i in range(2, len(parts) + 1):
                     mod = ".".join(parts[:i])
-                    file = REPO / (mod.replace(".", "/") + ".py")
-                    if file.is_file() and mod not in seen_shared:
+                    path = REPO / mod.replace(".", "/")
+                    if mod in seen_shared:
+                        continue
+                    if path.with_suffix(".py").is_file():
                         seen_shared.add(mod)
-                        todo.append(file)
+                        todo.append(path.with_suffix(".py"))
+                    elif (path / "__init__.py").is_file():
+                        seen_shared.add(mod)
+                        todo.append(path / "__init__.py")
+                        if "def __getattr__(" not in (path / "__init__.py").read_text(encoding="utf-8"):
+                            continue
+                        # A package naming its members lazily (shared.settings, shared.api.models:
+                        # through importlib, invisible here): every module of it counts as reached.
+                        for sub in sorted(path.glob("*.py")):
+                            if sub.stem != "__init__" and f"{mod}.{sub.stem}" not in seen_shared:
+                                seen_shared.add(f"{mod}.{sub.stem}")
+                                todo.append(sub)
             elif top == "devkit":
                 raise SystemExit(f"{entry}: imports development tooling ({name}); functions must not")
             elif top not in stdlib and top != "__future__":
@@ -172,6 +187,7 @@ def build(out: Path, python: str, only: list[str] | None = None) -> dict[str, tu
                     "--python-version", python, "--platform", PLATFORM, "--implementation", "cp",
                     "--dest", str(wheels), *pins], check=True)
     sizes = {}
+    deps_cache: dict[tuple[str, ...], Path] = {}
     for key, spec in syaml.functions().items():
         if only and key not in only:
             continue
@@ -179,14 +195,20 @@ def build(out: Path, python: str, only: list[str] | None = None) -> dict[str, tu
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        _, third = closure(spec.handler_file)
+        reached, third = closure(spec.handler_file)
         dists = dists_for(third, lock)
         if dists:
-            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                            "--find-links", str(wheels), "--only-binary=:all:", "--python-version", python,
-                            "--platform", PLATFORM, "--implementation", "cp", "--no-compile",
-                            "--target", str(target), *[f"{d}=={lock['packages'][d]['version']}" for d in dists]],
-                           check=True)
+            # Most functions need the same distributions: pip installs each set once per build.
+            installed = deps_cache.get(tuple(dists))
+            if installed is None:
+                installed = deps_cache[tuple(dists)] = out / ".deps" / str(len(deps_cache))
+                shutil.rmtree(installed, ignore_errors=True)
+                subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                                "--find-links", str(wheels), "--only-binary=:all:", "--python-version", python,
+                                "--platform", PLATFORM, "--implementation", "cp", "--no-compile",
+                                "--target", str(installed),
+                                *[f"{d}=={lock['packages'][d]['version']}" for d in dists]], check=True)
+            shutil.copytree(installed, target, dirs_exist_ok=True)
         shutil.copy2(spec.handler_file, target / spec.handler_file.name)
         if (spec.source_dir / "static").is_dir():  # files a function serves (the QA console)
             shutil.copytree(spec.source_dir / "static", target / "static")
@@ -197,13 +219,14 @@ def build(out: Path, python: str, only: list[str] | None = None) -> dict[str, tu
             shutil.rmtree(junk)
         if python == f"{sys.version_info.major}.{sys.version_info.minor}":
             # FC's code directory is read-only: without shipped bytecode every cold start
-            # recompiles. Compile exactly what the function imports (its module, shared/,
-            # and the third-party packages it names, lazy ones included) by importing them
-            # once in an isolated interpreter; unused parts of big packages stay source-only.
+            # recompiles. Compile exactly what the function imports (its module, the shared/
+            # modules it reaches and the third-party packages it names, lazy ones included) by
+            # importing them once in an isolated interpreter; unused parts of big packages stay
+            # source-only.
             warm = ("import sys, importlib; sys.path.insert(0, sys.argv[1]); sys.dont_write_bytecode = False\n"
                     "import index\n"
                     "for name in sys.argv[2:]: importlib.import_module(name)\n")
-            subprocess.run([sys.executable, "-I", "-S", "-c", warm, str(target), *sorted(third)],
+            subprocess.run([sys.executable, "-I", "-S", "-c", warm, str(target), *sorted(reached), *sorted(third)],
                            check=True, capture_output=True)
         zpath = out / f"{key}.zip"
         with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -214,6 +237,7 @@ def build(out: Path, python: str, only: list[str] | None = None) -> dict[str, tu
         sizes[key] = (raw, zpath.stat().st_size)
         (target / ".build.json").write_text(json.dumps({"python": python, "platform": PLATFORM,
                                                         "distributions": dists}) + "\n")
+    shutil.rmtree(out / ".deps", ignore_errors=True)
     return sizes
 
 

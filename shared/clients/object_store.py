@@ -218,10 +218,11 @@ class ObjectStore:
         self.backoff_base = backoff_base
         self._signing_keys: dict[str, bytes] = {}
         self._owns_client = client is None
-        from shared.clients import tls
+        from shared.clients.transport import Transport
 
         self._client = client if client is not None else httpx.Client(
-            timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout), verify=tls.context(),
+            timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
+            transport=Transport(max_idle_per_origin=20, keepalive_expiry=5.0),  # httpx's own pool defaults
             trust_env=False,  # no proxies or .netrc credentials from the environment
             follow_redirects=False,
         )

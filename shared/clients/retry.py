@@ -23,14 +23,15 @@ _AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKey
 
 
 def http_client(connect_timeout: float, read_timeout: float) -> Any:
-    """The httpx client (one connection pool per warm instance) of an upstream service.
-    httpx is imported here, so functions that call no upstream never pay for it."""
+    """The httpx client (one connection pool per warm instance) of an upstream service, on our
+    lean transport (shared/clients/transport.py). httpx is imported here, so functions that call
+    no upstream never pay for it."""
     import httpx
 
-    from shared.clients import tls
+    from shared.clients.transport import Transport
 
-    return httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout), verify=tls.context(),
-                        limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60), trust_env=False)
+    return httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+                        transport=Transport(max_idle_per_origin=4, keepalive_expiry=60), trust_env=False)
 
 
 class cut_off_at:

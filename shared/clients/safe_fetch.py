@@ -94,9 +94,9 @@ def fetch_bytes(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int, tim
     import httpx
 
     own = http is None
-    from shared.clients import tls
+    from shared.clients.transport import Transport
 
-    client = http or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls.context())
+    client = http or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, transport=Transport())
     try:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allowed_hosts, allow_insecure=allow_insecure)

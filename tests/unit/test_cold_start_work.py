@@ -21,17 +21,32 @@ import json, sys
 import shared.settings
 from shared.api import models
 m = models.GetRtcAuthTokenRequest.model_validate({"user_id": "u1"})
+defined = {n: sys.modules.get(f"shared.api.models.{mod}") for n, mod in models.MODELS.items()}
 print(json.dumps({"metadata": "importlib.metadata" in sys.modules, "user": m.user_id,
-                  "built": sorted(n for n, c in vars(models).items() if isinstance(c, type)
-                                  and issubclass(c, models.ApiRequest) and c is not models.ApiRequest
-                                  and c.__pydantic_complete__)}))
+                  "defined": sorted(n for n, module in defined.items() if module is not None),
+                  "built": sorted(n for n, module in defined.items()
+                                  if module is not None and getattr(module, n).__pydantic_complete__),
+                  "groups": sorted(n for n, mod in shared.settings.GROUPS.items()
+                                   if f"shared.settings.{mod}" in sys.modules)}))
 """
 
 
 def test_no_plugin_discovery_and_only_the_used_model_is_built():
     got = fresh(PROBE)
     assert got["metadata"] is False and got["user"] == "u1"
-    assert got["built"] == ["GetRtcAuthTokenRequest"]
+    assert got["defined"] == got["built"] == ["GetRtcAuthTokenRequest"]  # the others are not even defined
+    assert got["groups"] == []  # no settings group is defined until one is named
+
+
+def test_a_function_defines_only_the_settings_groups_it_names():
+    code = """
+import json, sys
+import shared.settings
+from shared.settings import CoreSettings
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("shared.settings."))))
+"""
+    # CoreSettings extends HttpSettings: those two, nothing else.
+    assert fresh(code) == ["shared.settings.core", "shared.settings.http"]
 
 
 def test_an_operator_naming_plugins_to_disable_gets_pydantics_own_discovery():
