@@ -14,23 +14,25 @@ from typing import Any
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.logger import Logger
 
+from shared import lazyre
+
 MASK = "***"
 
-_SENSITIVE_KEY = re.compile(
+_SENSITIVE_KEY = lazyre.compile(
     r"authorization|secret|password|passwd|signature|credential|cookie|token$|"
     r"access_?key|app_?key|api_?key|app_?sign|private_?key|security_?token",
     re.IGNORECASE,
 )
 # Shapes of secrets inside free text: bearer values, JWT/base64-JSON tokens, ACS3 parts.
 _SENSITIVE_TEXT = [
-    (re.compile(r"(?i)\b(bearer)\s+[^\s\"',;\\]+"), r"\1 " + MASK),
-    (re.compile(r"eyJ[A-Za-z0-9_\-+/=]{8,}(?:\.[A-Za-z0-9_\-+/=]*){0,2}"), MASK),
-    (re.compile(r"(?i)(signature=)[0-9a-f]+"), r"\1" + MASK),
-    (re.compile(r"(?i)(credential=)[^,\s\"\\]+"), r"\1" + MASK),
-    (re.compile(r"(?i)(security-token[\"':= ]+)[^\s\"',;\\]+"), r"\1" + MASK),
+    (lazyre.compile(r"(?i)\b(bearer)\s+[^\s\"',;\\]+"), r"\1 " + MASK),
+    (lazyre.compile(r"eyJ[A-Za-z0-9_\-+/=]{8,}(?:\.[A-Za-z0-9_\-+/=]*){0,2}"), MASK),
+    (lazyre.compile(r"(?i)(signature=)[0-9a-f]+"), r"\1" + MASK),
+    (lazyre.compile(r"(?i)(credential=)[^,\s\"\\]+"), r"\1" + MASK),
+    (lazyre.compile(r"(?i)(security-token[\"':= ]+)[^\s\"',;\\]+"), r"\1" + MASK),
 ]
 # One cheap scan tells whether any of the patterns above can match at all.
-_ANY_SHAPE = re.compile(r"(?i)bearer|eyJ|signature=|credential=|security-token")
+_ANY_SHAPE = lazyre.compile(r"(?i)bearer|eyJ|signature=|credential=|security-token")
 _secrets: set[str] = set()
 
 

@@ -9,13 +9,13 @@ kit's workflow types to agents. Without a policy only STAGE=dev runs, and then e
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from shared import lazyre
 from shared.errors import BadRequest, ConfigurationError, NotFound
 from shared.settings import AgentPolicySettings, load
 
@@ -23,9 +23,9 @@ WORKFLOW_TYPES = ("VoiceChat", "AvatarChat3D", "VisionChat", "VideoChat")
 RECORDING_MODES = ("off", "audio", "video")
 _TOP_KEYS = ("agents", "workflow_agents")
 _AGENT_KEYS = ("inbound_numbers", "outbound_caller_numbers", "client_overridable", "recording")
-_AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_PHONE = re.compile(r"\+?[0-9]{5,20}")
-_KEY_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
+_AGENT_ID = lazyre.compile(r"[A-Za-z0-9_-]{1,128}")
+_PHONE = lazyre.compile(r"\+?[0-9]{5,20}")
+_KEY_PATH = lazyre.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
 _MAX_FILE_BYTES = 1024 * 1024
 _MAX_SHOWN = 200  # longest offending key path an error message repeats
 
@@ -247,7 +247,7 @@ def parse_policy(text: str, *, source: str, stage: str, allowed_regions: tuple[s
                        allowed_regions=tuple(allowed_regions), allow_all=False, source=source)
 
 
-def _strings(raw: dict, key: str, where: str, shape: re.Pattern[str], problem: str,
+def _strings(raw: dict, key: str, where: str, shape: lazyre.LazyPattern, problem: str,
              fail: Callable[[str, str], ConfigurationError]) -> tuple[str, ...]:
     """An optional list of distinct strings, each of `shape`."""
     value = raw.get(key, [])

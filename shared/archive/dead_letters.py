@@ -22,12 +22,12 @@ failure still ends with the letter resolved.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import lazyre
 from shared.archive import index_rows, layout
 from shared.clients.object_store import ObjectNotFound
 from shared.errors import StorageError
@@ -92,7 +92,7 @@ class Failure:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_URL_QUERY = re.compile(r"(?i)\b((?:https?|oss)://[^\s?#'\"]*)[?#][^\s'\"]*")
+_URL_QUERY = lazyre.compile(r"(?i)\b((?:https?|oss)://[^\s?#'\"]*)[?#][^\s'\"]*")
 
 
 def safe_message(text: object, limit: int = 300) -> str:

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+from shared import lazyre
 from shared.archive import index_rows, layout
 from shared.clients.object_store import ObjectNotFound
 from shared.ports import Store
 
 STEPS = ("archive", "analyze")
-_ERASED_SUFFIX = re.compile(r"-erased-[0-9a-f]+\.json$")
+_ERASED_SUFFIX = lazyre.compile(r"-erased-[0-9a-f]+\.json$")
 
 
 @dataclass

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
+from shared import lazyre
+
 # --- prefixes -----------------------------------------------------------------------
 
 CALLBACKS = "callbacks/"
@@ -177,15 +179,15 @@ DELETES: dict[str, tuple[str, ...]] = {
 
 # --- validation ---------------------------------------------------------------------
 
-_INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_PROFILE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_EVENT = re.compile(r"[a-z0-9_]{1,64}")
-_STEP = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_DIGEST = re.compile(r"[0-9a-f]{8,64}")
-_DT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INSTANCE_ID = lazyre.compile(r"[A-Za-z0-9_-]{1,128}")
+_PROFILE = lazyre.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_EVENT = lazyre.compile(r"[a-z0-9_]{1,64}")
+_STEP = lazyre.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_DIGEST = lazyre.compile(r"[0-9a-f]{8,64}")
+_DT = lazyre.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # ISO-8601 / RFC 3339 date-time, ASCII digits only ("\d" would also take other scripts'
 # digits): "Z", +hh:mm / +hhmm, or no offset (UTC); 1-9 fractional digits.
-_TIMESTAMP = re.compile(
+_TIMESTAMP = lazyre.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]{1,9}))?"
     r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?"
 )
@@ -388,7 +390,7 @@ def index_day_key(dt: str | date) -> str:
     return f"{date_prefix(INDEX_CALLS, dt)}{INDEX_FILE}"
 
 
-_INDEX_UPDATE_KEY = re.compile(r"warehouse/updates/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})/"
+_INDEX_UPDATE_KEY = lazyre.compile(r"warehouse/updates/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})/"
                                r"([0-9]{8}T[0-9.]{6,13}Z)-([a-z]{1,16})-([0-9a-f]{8,64})\.json")
 
 
@@ -562,17 +564,17 @@ class FailedKey:
     digest: str
 
 
-_CALLBACK_KEY = re.compile(  # ASCII digits only, as `callback_key` writes them
+_CALLBACK_KEY = lazyre.compile(  # ASCII digits only, as `callback_key` writes them
     r"callbacks/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})/"
     r"([0-9]{8}T[0-9]{6}(?:\.[0-9]{3})?Z)-([0-9a-f]{16})-([a-z0-9_]{1,64})\.json"
 )
-_CALL_LOG_KEY = re.compile(r"call-logs/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})\.json")
-_ANALYSIS_KEY = re.compile(
+_CALL_LOG_KEY = lazyre.compile(r"call-logs/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})\.json")
+_ANALYSIS_KEY = lazyre.compile(
     r"analyses/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})/([a-z0-9][a-z0-9_-]{0,63})\.json")
-_FAILED_KEY = re.compile(
+_FAILED_KEY = lazyre.compile(
     r"failed/([a-z0-9][a-z0-9_-]{0,31})/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Za-z0-9_-]{1,128})-([0-9a-f]{8,64})\.json"
 )
-_DT_SEGMENT = re.compile(r"(?:^|/)dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/")
+_DT_SEGMENT = lazyre.compile(r"(?:^|/)dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/")
 
 
 def _real_dt(dt: str, key: str) -> str:
@@ -638,8 +640,8 @@ def triggered_by(key: str) -> list[str]:
     return [name for name, flt in TRIGGERS.items() if flt.matches(key)]
 
 
-_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_FUNCTION_NAME = lazyre.compile(r"[A-Za-z0-9_-]{1,128}")
+_REQUEST_ID = lazyre.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def failed_invocation_key(day: str | date, function: str | None, request_id: str | None, digest: str) -> str:

@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from shared import lazyre
 from shared.archive import layout
 from shared.clients.object_store import ObjectNotFound
 from shared.errors import BadRequest, Unauthorized
@@ -25,8 +26,8 @@ from shared.ports import Store
 EVENT_TYPES = ("TaskCreated", "TaskStarting", "TaskRunning", "TaskRecovering", "TaskStopping", "TaskStopped",
                "RecordFileUploaded")
 FILE_EVENT = "rtc_record_file_uploaded"
-_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+_ID = lazyre.compile(r"[A-Za-z0-9_.-]{1,128}")
+_SNAKE = lazyre.compile(r"(?<!^)(?=[A-Z])")
 
 
 def check_signature(timestamp: str | None, signature: str | None, key: str, *, max_age: int,

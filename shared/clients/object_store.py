@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
 
+from shared import lazyre
 from shared.clients.retry import backoff, cut_off_at
 from shared.clients.sigv4 import (
     ALGORITHM,
@@ -66,8 +67,8 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_KEY_BYTES = 1024
 DEFAULT_MAX_RETRIES = 2
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 507, 509})
-_META_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_META_NAME = lazyre.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+_IPV4 = lazyre.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
 # --- public types -------------------------------------------------------------------

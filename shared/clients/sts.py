@@ -8,11 +8,11 @@ secret and the token from its repr, and the call loop logs no parameters or answ
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import lazyre
 from shared.clients import retry, rpc
 from shared.clients.acs3 import Prepared
 from shared.errors import UpstreamError
@@ -24,7 +24,7 @@ ACTION = "AssumeRole"
 MIN_DURATION_SECONDS = 900
 MAX_DURATION_SECONDS = 43200  # a role's longest session; a role chain (FC's own role) caps it at 3600
 MAX_POLICY_CHARS = 2048
-_SESSION_NAME = re.compile(r"[A-Za-z0-9.@_-]{2,64}")
+_SESSION_NAME = lazyre.compile(r"[A-Za-z0-9.@_-]{2,64}")
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ chain and the host name checked (docs/decisions.md "A lazily read CA directory")
 from __future__ import annotations
 
 import os
-import re
 import threading
 from typing import Any
 
+from shared import lazyre
+
 DEFAULT_CA_DIR = "/etc/ssl/certs"
-_HASH_LINK = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+_HASH_LINK = lazyre.compile(r"[0-9a-f]{8}\.[0-9]+")
 _context: Any = None
 _lock = threading.Lock()
 
