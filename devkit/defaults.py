@@ -2,7 +2,7 @@
 
 These values are public and only good on a laptop. A variable already set in the
 environment always wins. Deployed stages never see them (s.yaml does not use them),
-and refuse them if they do: `shared/settings.py` keeps the SHA-256 of DEV_TOKEN,
+and refuse them if they do: `shared/settings/__init__.py` keeps the SHA-256 of DEV_TOKEN,
 DEV_JWT_SECRET, DEV_CALLBACK_TOKEN and DEV_RECORDING_NOTIFY_KEY (`is_dev_secret`); change one here and
 tests/unit/test_dev_secrets.py asks you to update its fingerprint there.
 """

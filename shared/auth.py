@@ -7,7 +7,7 @@ echoes the token.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from shared import jwt_hs256
 from shared.errors import Forbidden
@@ -17,8 +17,7 @@ from shared.settings import CoreSettings
 ADMIN_ROLE = "admin"
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(NamedTuple):
     """Who is calling. `subject` is the JWT `sub` (None in static/none mode); `admin` is true
     only for a JWT whose `role` claim is "admin" (operations: describe any instance, ...)."""
 

@@ -25,8 +25,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared import oss_trigger
 from shared.log import start_request
@@ -35,8 +34,7 @@ from shared.settings import EnvSettings, load_at_cold_start
 MAX_TEXT = 2000  # characters of an error text kept in the summary (the record keeps all)
 
 
-@dataclass(frozen=True)
-class FailedInvocation:
+class FailedInvocation(NamedTuple):
     """What is known about one failed invocation. Only `raw` is certain."""
 
     raw: bytes  # the record exactly as delivered
@@ -179,7 +177,7 @@ def destination(*, settings: tuple[type[EnvSettings], ...],
             started = time.perf_counter()
             failure = parse(event)
             outcome = fn(failure, context)  # a StorageError propagates: FC retries the delivery
-            fields = {k: v for k, v in vars(outcome).items() if v is not None} if outcome else {}
+            fields = oss_trigger.outcome_fields(outcome)
             fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
             return fields
 

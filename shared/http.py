@@ -12,7 +12,6 @@ import binascii
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import (
@@ -44,18 +43,26 @@ class Headers(dict):
         return super().get(key.lower(), default)
 
 
-@dataclass(slots=True)
 class Request:
     """One HTTP request, independent of the trigger format that carried it."""
 
-    method: str
-    path: str
-    headers: Headers
-    query: dict[str, str]
-    body: bytes
-    source_ip: str = ""
-    request_id: str = ""
-    _json: Any = field(default=None, repr=False)
+    __slots__ = ("method", "path", "headers", "query", "body", "source_ip", "request_id", "_json")
+
+    def __init__(self, method: str, path: str, headers: Headers, query: dict[str, str], body: bytes,
+                 source_ip: str = "", request_id: str = "", _json: Any = None) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.query = query
+        self.body = body
+        self.source_ip = source_ip
+        self.request_id = request_id
+        self._json = _json  # the parsed body, once `json()` has read it (kept out of the repr)
+
+    def __repr__(self) -> str:
+        return (f"Request(method={self.method!r}, path={self.path!r}, headers={self.headers!r}, "
+                f"query={self.query!r}, body={self.body!r}, source_ip={self.source_ip!r}, "
+                f"request_id={self.request_id!r})")
 
     def json(self) -> Any:
         """The body decoded as JSON; BadRequest if it is not JSON."""
@@ -180,14 +187,21 @@ def response(status: int, body: Any = None, headers: Mapping[str, str] | None = 
     }
 
 
-@dataclass(slots=True)
 class RawResponse:
     """What an endpoint returns to answer with other than JSON (a file): sent as it is."""
 
-    body: bytes
-    content_type: str
-    headers: dict[str, str] = field(default_factory=dict)
-    status: int = 200
+    __slots__ = ("body", "content_type", "headers", "status")
+
+    def __init__(self, body: bytes, content_type: str, headers: dict[str, str] | None = None,
+                 status: int = 200) -> None:
+        self.body = body
+        self.content_type = content_type
+        self.headers: dict[str, str] = {} if headers is None else headers
+        self.status = status
+
+    def __repr__(self) -> str:
+        return (f"RawResponse(body={self.body!r}, content_type={self.content_type!r}, "
+                f"headers={self.headers!r}, status={self.status!r})")
 
     def to_fc(self, extra: Mapping[str, str]) -> dict[str, Any]:
         textual = self.content_type.startswith(("text/", "application/json", "application/x-ndjson",

@@ -14,16 +14,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from shared.log import logger, redact_text, start_request
 from shared.settings import EnvSettings, load_at_cold_start
 
 
-@dataclass(frozen=True)
-class ObjectCreated:
+class ObjectCreated(NamedTuple):
     """One object-created notification."""
 
     event_name: str
@@ -33,6 +31,15 @@ class ObjectCreated:
     etag: str
     region: str
     event_time: str
+
+
+def outcome_fields(outcome: Any) -> dict[str, Any]:
+    """The fields of what a handler's `fn` returned that are not None: a NamedTuple's
+    (`_asdict`, in field order) or any other object's attributes (`vars`); none for None."""
+    if not outcome:
+        return {}
+    as_dict = getattr(outcome, "_asdict", None)
+    return {k: v for k, v in (as_dict() if as_dict is not None else vars(outcome)).items() if v is not None}
 
 
 class InvalidOssEvent(ValueError):
@@ -103,7 +110,7 @@ def oss_triggered(*, settings: tuple[type[EnvSettings], ...], check: Callable[[]
                     first_error = first_error or exc
                     continue
                 fields = {"key": rec.key, "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
-                fields.update({k: v for k, v in vars(outcome).items() if v is not None} if outcome else {})
+                fields.update(outcome_fields(outcome))
                 logger.info("record done", extra=fields)
                 results.append(fields)
             if first_error is not None:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from shared.analysis.profile import Profile
@@ -40,16 +39,23 @@ def dialog_chars(items: Iterable[dict[str, str]]) -> int:
     return sum(len(s["text"]) for s in items)
 
 
-@dataclass
 class Plan:
     """What will be sent: one list of sentences per request, and what the policy did."""
 
-    parts: list[list[dict[str, str]]]
-    total_turns: int
-    total_chars: int
-    limit: int
-    policy: str | None = None  # None when the dialog fits in one request
-    details: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("parts", "total_turns", "total_chars", "limit", "policy", "details")
+
+    def __init__(self, parts: list[list[dict[str, str]]], total_turns: int, total_chars: int, limit: int,
+                 policy: str | None = None, details: dict[str, Any] | None = None) -> None:
+        self.parts = parts
+        self.total_turns = total_turns
+        self.total_chars = total_chars
+        self.limit = limit
+        self.policy = policy  # None when the dialog fits in one request
+        self.details: dict[str, Any] = {} if details is None else details
+
+    def __repr__(self) -> str:
+        return (f"Plan(parts={self.parts!r}, total_turns={self.total_turns!r}, total_chars={self.total_chars!r}, "
+                f"limit={self.limit!r}, policy={self.policy!r}, details={self.details!r})")
 
     def record(self) -> dict[str, Any] | None:
         if self.policy is None:

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 # Written by `make build` into the artifact: sha256 digests of the profiles it validated.
@@ -39,8 +38,7 @@ class ProfileError(ValueError):
     """A profile file is missing or invalid (the message names the file and the field)."""
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     """A validated profile: what to send, and how to say which profile a result came from."""
 
     name: str

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shared.analysis import dialog, results
@@ -37,8 +36,7 @@ STEP = "analyze"
 SCHEMA = "aicall.analysis/1"
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     status: str  # analysed | already_analysed | empty | dead_letter | skipped (stored values, old spelling kept)
     key: str | None = None
     reason: str | None = None
@@ -116,7 +114,7 @@ def analyze_call(store: Store, client: CcaiApi, settings: CcaiSettings, source_k
         failure = Failure(exc.code, safe_message(exc.message), retryable=exc.retryable, attempts=exc.attempts,
                           extra={**extra, "ccai_request_id": exc.request_id, "http_status": exc.status})
     except Exception as exc:  # noqa: BLE001 - anything else: counted, then a dead letter
-        failure = replace(unexpected(exc), extra=extra)
+        failure = unexpected(exc)._replace(extra=extra)
     key = settle(store, unit, failure, settings.ANALYSIS_MAX_ATTEMPTS, done=lambda: _done(store, target, profile))
     if key is None:  # analysed with this profile version meanwhile (a duplicate trigger)
         return Outcome("already_analysed", target)

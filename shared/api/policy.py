@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared import lazyre
 from shared.errors import BadRequest, ConfigurationError, NotFound
@@ -30,8 +29,7 @@ _MAX_FILE_BYTES = 1024 * 1024
 _MAX_SHOWN = 200  # longest offending key path an error message repeats
 
 
-@dataclass(frozen=True)
-class AgentRule:
+class AgentRule(NamedTuple):
     """What clients may do with one agent."""
 
     ai_agent_id: str
@@ -43,8 +41,7 @@ class AgentRule:
     recording: str = "off"
 
 
-@dataclass(frozen=True)
-class AgentPolicy:
+class AgentPolicy(NamedTuple):
     """The whole policy; `allow_all` only for STAGE=dev without a configured policy."""
 
     agents: Mapping[str, AgentRule]

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import shared.archive.layout as layout
 from shared.errors import Throttled
@@ -25,8 +24,7 @@ from shared.settings import QuotaSettings, load
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
     """A claimed quota slot (its key), or none when the quota is unlimited."""
 
     key: str | None

@@ -17,7 +17,6 @@ import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,17 +26,28 @@ from shared.log import logger
 from shared.ports import Store
 
 
-@dataclass
 class Report:
-    updates: int = 0
-    invalid: int = 0
-    days: list[str] = field(default_factory=list)
-    rows_written: int = 0
-    rows_changed: int = 0
-    bytes_written: int = 0
-    seconds: float = 0.0
-    skipped: str | None = None
-    remaining: bool = False
+    __slots__ = ("updates", "invalid", "days", "rows_written", "rows_changed", "bytes_written", "seconds", "skipped",
+                 "remaining")
+
+    def __init__(self, updates: int = 0, invalid: int = 0, days: list[str] | None = None, rows_written: int = 0,
+                 rows_changed: int = 0, bytes_written: int = 0, seconds: float = 0.0, skipped: str | None = None,
+                 remaining: bool = False) -> None:
+        self.updates = updates
+        self.invalid = invalid
+        self.days: list[str] = [] if days is None else days
+        self.rows_written = rows_written
+        self.rows_changed = rows_changed
+        self.bytes_written = bytes_written
+        self.seconds = seconds
+        self.skipped = skipped
+        self.remaining = remaining
+
+    def __repr__(self) -> str:
+        return (f"Report(updates={self.updates!r}, invalid={self.invalid!r}, days={self.days!r}, "
+                f"rows_written={self.rows_written!r}, rows_changed={self.rows_changed!r}, "
+                f"bytes_written={self.bytes_written!r}, seconds={self.seconds!r}, skipped={self.skipped!r}, "
+                f"remaining={self.remaining!r})")
 
     def as_dict(self) -> dict[str, Any]:
         return {"updates": self.updates, "invalid": self.invalid, "days": self.days,

@@ -62,8 +62,7 @@ def keep_audio(store: Store, audio: list[dict[str, Any]], *, dt: str, instance_i
     from shared.archive.workflow import recording_location_allowed
     from shared.clients import safe_fetch
 
-    out = []
-    for i, entry in enumerate(audio):
+    def one(i: int, entry: dict[str, Any]) -> dict[str, Any]:
         item = {**entry, "present": False, "copied_from": None, "problem": None}
         location = str(entry.get("location") or "")
         if not recording_location_allowed(location, bucket=bucket, allowed_hosts=allowed_hosts) \
@@ -85,8 +84,13 @@ def keep_audio(store: Store, audio: list[dict[str, Any]], *, dt: str, instance_i
                 item.update(key=None, problem=f"not copied: {str(exc)[:200]}")
             except safe_fetch.FetchFailed as exc:
                 item.update(key=None, problem=f"not copied (will not be retried): {str(exc)[:200]}")
-        out.append(item)
-    return out
+        return item
+
+    if len(audio) <= 1:
+        return [one(i, entry) for i, entry in enumerate(audio)]
+    # Independent objects: checked (and copied) in parallel, answers in the entries' order.
+    with ThreadPoolExecutor(max_workers=min(READERS, len(audio))) as pool:
+        return list(pool.map(one, range(len(audio)), audio))
 
 
 def build(store: Store, *, dt: str, instance_id: str, call_log: Any, call_info: Any, bucket: str,

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from shared import lazyre
 from shared.archive import index_rows, layout
@@ -55,8 +55,10 @@ class GiveUp(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Unit:
+_NOTHING: Mapping[str, Any] = MappingProxyType({})  # the default `fields` / `extra`: empty, shared, read-only
+
+
+class Unit(NamedTuple):
     """One unit of work of a step: what an attempt counter and a dead letter are about.
 
     `fields` tells versions of the same source apart (analyze: profile name and hash,
@@ -69,7 +71,7 @@ class Unit:
     dt: str
     instance_id: str
     source_key: str
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = _NOTHING
     scope: tuple[str, ...] = ()
 
     @property
@@ -81,15 +83,14 @@ class Unit:
         return layout.attempts_key(self.step, self.instance_id, self.digest)
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     """Why a unit is not done: a code, a reason safe to store, whether retrying may help."""
 
     code: str
     reason: str
     retryable: bool
     attempts: int | None = None  # for a dead letter at once: attempts made inside the invocation
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = _NOTHING
 
 
 _URL_QUERY = lazyre.compile(r"(?i)\b((?:https?|oss)://[^\s?#'\"]*)[?#][^\s'\"]*")
@@ -167,18 +168,18 @@ def clear_attempts(store: Store, unit: Unit, *, known: bool = False) -> None:
 
 
 def dead_letter(store: Store, unit: Unit, reason: str, error_code: str, attempts: int | None = None,
-                extra: dict | None = None) -> str:
+                extra: Mapping[str, Any] | None = None) -> str:
     """Write the failed/ record of a unit that could not be processed, and why; its key.
 
     The key's digest covers the unit and the error code: the same failure of the same unit
     is recorded once, any other failure gets its own record. The log says which happened.
     """
-    digest = layout.content_digest({"source": unit.source_key, "stage": unit.step, "unit": unit.fields,
+    digest = layout.content_digest({"source": unit.source_key, "stage": unit.step, "unit": dict(unit.fields),
                                     "error_code": error_code})
     key = layout.failed_key(unit.step, unit.dt, unit.instance_id, digest)
     doc = {"stage": unit.step, "instance_id": unit.instance_id, "source_key": unit.source_key, "reason": reason,
            "error_code": error_code, "attempts": attempts, "failed_at": utcnow(),
-           **({"unit": unit.fields} if unit.fields else {}), **(extra or {})}
+           **({"unit": dict(unit.fields)} if unit.fields else {}), **(extra or {})}
     result = store.put(key, json.dumps(doc, ensure_ascii=False).encode(), if_absent=True)
     fields = {"step": unit.step, "key": key, "reason": reason, "error_code": error_code, "attempts": attempts}
     if result.created:

@@ -19,7 +19,6 @@ import json
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -32,15 +31,21 @@ STEPS = ("archive", "analyze")
 _ERASED_SUFFIX = lazyre.compile(r"-erased-[0-9a-f]+\.json$")
 
 
-@dataclass
 class Found:
     """What an erasure would delete, by kind of object (keys in deletion order)."""
 
-    instances: list[str]
-    user: str | None = None
-    keys: dict[str, list[str]] = field(default_factory=dict)
-    # (day, instance id) of every call's index row to remove (the compaction rewrites the day's file)
-    index_rows: set[tuple[str, str]] = field(default_factory=set)
+    __slots__ = ("instances", "user", "keys", "index_rows")
+
+    def __init__(self, instances: list[str], user: str | None = None, keys: dict[str, list[str]] | None = None,
+                 index_rows: set[tuple[str, str]] | None = None) -> None:
+        self.instances = instances
+        self.user = user
+        self.keys: dict[str, list[str]] = {} if keys is None else keys
+        # (day, instance id) of every call's index row to remove (the compaction rewrites the day's file)
+        self.index_rows: set[tuple[str, str]] = set() if index_rows is None else index_rows
+
+    def __repr__(self) -> str:
+        return f"Found(instances={self.instances!r}, user={self.user!r}, counts={self.counts!r})"
 
     def add(self, kind: str, keys: Iterable[str]) -> None:
         bucket = self.keys.setdefault(kind, [])

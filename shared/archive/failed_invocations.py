@@ -19,9 +19,8 @@ import base64
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.archive import layout
 from shared.log import logger
@@ -36,8 +35,7 @@ _EARLIEST_MS = 946684800000  # 2000-01-01
 _LATEST_MS = 32503680000000  # 3000-01-01
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     status: str  # recorded | already_recorded
     key: str | None = None
     function: str | None = None

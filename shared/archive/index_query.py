@@ -203,9 +203,11 @@ class Index:
         cols = ", ".join(f'"{name}" {kind}' for name, kind in index_rows.COLUMNS.items())
         self.con.execute(f"CREATE TABLE calls ({cols}, dt VARCHAR, search VARCHAR)")
         # The lists the stats count, one row per element (unnesting 100,000 rows per query is slow):
-        # built when a day is loaded.
+        # built for the days loaded since, when the stats first need them (`side_tables`), so a
+        # cold instance answering a list does not build them.
         self.con.execute("CREATE TABLE call_keywords (dt VARCHAR, instance_id VARCHAR, word VARCHAR)")
         self.con.execute("CREATE TABLE call_rules (dt VARCHAR, instance_id VARCHAR, title VARCHAR, result VARCHAR)")
+        self._sides_pending: set[str] = set()
 
     def refresh(self, force: bool = False) -> None:
         """Bring the table up to date with the bucket (one LIST; a GET and a reload per changed day)."""
@@ -233,6 +235,28 @@ class Index:
     def _drop_day(self, dt: str) -> None:
         for table in ("calls", "call_keywords", "call_rules"):
             self.con.execute(f"DELETE FROM {table} WHERE dt = ?", [dt])
+        self._sides_pending.discard(dt)
+
+    def side_tables(self) -> None:
+        """Bring `call_keywords` and `call_rules` up to date with the loaded days (the stats)."""
+        with self._lock:
+            if not self._sides_pending:
+                return
+            days = sorted(self._sides_pending)
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                for table in ("call_keywords", "call_rules"):
+                    self.con.execute(f"DELETE FROM {table} WHERE list_contains(?, dt)", [days])
+                self.con.execute("INSERT INTO call_keywords SELECT dt, instance_id, unnest(list_distinct(keywords)) "
+                                 "FROM calls WHERE list_contains(?, dt)", [days])
+                self.con.execute("INSERT INTO call_rules SELECT dt, instance_id, r.title, r.result FROM "
+                                 "(SELECT dt, instance_id, unnest(rules) AS r FROM calls WHERE list_contains(?, dt))",
+                                 [days])
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+            self._sides_pending.clear()
 
     def _fetch(self, key: str) -> tuple[str, str]:
         """One day file downloaded into this mirror's directory: (path, ETag)."""
@@ -243,35 +267,40 @@ class Index:
         return path, str(meta.etag or "")
 
     def _swap(self, days: list[str], paths: list[str]) -> None:
-        """Replace those days' rows with their files', in one transaction (a file of an older schema
-        version lacks the newer columns: NULL there)."""
+        """Replace those days' rows with their files', in one transaction. Files of the current
+        schema are read as they are; when one lacks a column (an older schema version) the files'
+        columns are looked up and the missing ones are NULL."""
+        import duckdb
+
         try:
-            have = {r[0] for r in self.con.execute(
-                "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)", [paths]).fetchall()}
-            # the transcript lives on only in `search` (lower-cased): no answer carries it
-            cols = ", ".join(f'"{c}"' if c in have and c != "transcript_text" else f'NULL::{kind} AS "{c}"'
-                             for c, kind in index_rows.COLUMNS.items())
-            search = ("lower(concat_ws(chr(10), coalesce(transcript_text, ''), coalesce(summary, ''), "
-                      "coalesce(title, '')))")
-            day_of = r"regexp_extract(filename, '([0-9]{4}-[0-9]{2}-[0-9]{2})-[^/]*$', 1)"
-            self.con.execute("BEGIN TRANSACTION")
             try:
-                for table in ("calls", "call_keywords", "call_rules"):
-                    self.con.execute(f"DELETE FROM {table} WHERE list_contains(?, dt)", [days])
-                self.con.execute(f"INSERT INTO calls SELECT {cols}, {day_of} AS dt, {search} AS search "
-                                 "FROM read_parquet(?, union_by_name = true, filename = true)", [paths])
-                self.con.execute("INSERT INTO call_keywords SELECT dt, instance_id, unnest(list_distinct(keywords)) "
-                                 "FROM calls WHERE list_contains(?, dt)", [days])
-                self.con.execute("INSERT INTO call_rules SELECT dt, instance_id, r.title, r.result FROM "
-                                 "(SELECT dt, instance_id, unnest(rules) AS r FROM calls WHERE list_contains(?, dt))",
-                                 [days])
-                self.con.execute("COMMIT")
-            except Exception:
-                self.con.execute("ROLLBACK")
-                raise
+                self._insert(days, paths, set(index_rows.COLUMNS))
+            except duckdb.BinderException:  # a column missing from some file
+                have = {r[0] for r in self.con.execute(
+                    "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)", [paths]).fetchall()}
+                self._insert(days, paths, have)
         finally:
             for path in paths:
                 os.unlink(path)
+        self._sides_pending.update(days)
+
+    def _insert(self, days: list[str], paths: list[str], have: set[str]) -> None:
+        # the transcript lives on only in `search` (lower-cased): no answer carries it
+        cols = ", ".join(f'"{c}"' if c in have and c != "transcript_text" else f'NULL::{kind} AS "{c}"'
+                         for c, kind in index_rows.COLUMNS.items())
+        text = "coalesce(transcript_text, ''), " if "transcript_text" in have else ""
+        search = f"lower(concat_ws(chr(10), {text}coalesce(summary, ''), coalesce(title, '')))"
+        day_of = r"regexp_extract(filename, '([0-9]{4}-[0-9]{2}-[0-9]{2})-[^/]*$', 1)"
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            if self._etags:  # rows of earlier loads (on the first load there are none to replace)
+                self.con.execute("DELETE FROM calls WHERE list_contains(?, dt)", [days])
+            self.con.execute(f"INSERT INTO calls SELECT {cols}, {day_of} AS dt, {search} AS search "
+                             "FROM read_parquet(?, union_by_name = true, filename = true)", [paths])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
 
     def rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         cur = self.con.cursor()
@@ -328,6 +357,7 @@ def stats(index: Index, f: Filters) -> dict[str, Any]:
     sat = index.rows(f"SELECT coalesce(satisfaction, 'unknown') AS k, count(*) AS n {base} GROUP BY k "
                      "ORDER BY n DESC, k", params)
     chosen = f"dt BETWEEN ? AND ? AND instance_id IN (SELECT instance_id {base})"
+    index.side_tables()
     rules = index.rows(
         "SELECT title, count(*) AS checked, count(*) FILTER (WHERE result = 'fail') AS failed "
         f"FROM call_rules WHERE {chosen} GROUP BY title ORDER BY failed DESC, title", [f.since, f.until, *params])

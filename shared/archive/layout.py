@@ -41,7 +41,6 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
@@ -516,8 +515,7 @@ def attempts_key(step: str, instance_id: str, digest: str) -> str:
 
 # --- parsers ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class CallbackKey:
+class CallbackKey(NamedTuple):
     """A parsed `callbacks/` key."""
 
     key: str
@@ -534,8 +532,7 @@ class CallbackKey:
         return datetime.strptime(self.event_time, fmt).replace(tzinfo=timezone.utc)
 
 
-@dataclass(frozen=True)
-class CallLogKey:
+class CallLogKey(NamedTuple):
     """A parsed `call-logs/` key."""
 
     key: str
@@ -543,8 +540,7 @@ class CallLogKey:
     instance_id: str
 
 
-@dataclass(frozen=True)
-class AnalysisKey:
+class AnalysisKey(NamedTuple):
     """A parsed `analyses/` key."""
 
     key: str
@@ -553,8 +549,7 @@ class AnalysisKey:
     profile: str
 
 
-@dataclass(frozen=True)
-class FailedKey:
+class FailedKey(NamedTuple):
     """A parsed `failed/` dead-letter key."""
 
     key: str

@@ -29,9 +29,8 @@ import json
 import math
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.archive import layout
 
@@ -199,8 +198,7 @@ def _text_kind(a: str, b: str) -> str | None:
 
 # --- events --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Ev:
+class _Ev(NamedTuple):
     name: str
     t: float | None
     data: Any
@@ -262,15 +260,22 @@ def _events(events: Any) -> list[_Ev]:
 
 # --- chat records --------------------------------------------------------------------------------
 
-@dataclass
 class _Chat:
-    role: str | None
-    text: str | None
-    t: float | None
-    did: int | str | None
-    sid: int | str | None
-    type: str | None
-    norm: str
+    __slots__ = ("role", "text", "t", "did", "sid", "type", "norm")
+
+    def __init__(self, role: str | None, text: str | None, t: float | None, did: int | str | None,
+                 sid: int | str | None, type: str | None, norm: str) -> None:
+        self.role = role
+        self.text = text
+        self.t = t
+        self.did = did
+        self.sid = sid
+        self.type = type
+        self.norm = norm
+
+    def __repr__(self) -> str:
+        return (f"_Chat(role={self.role!r}, text={self.text!r}, t={self.t!r}, did={self.did!r}, sid={self.sid!r}, "
+                f"type={self.type!r}, norm={self.norm!r})")
 
     def public(self) -> dict[str, Any]:
         return {"role": self.role, "text": self.text, "time": _iso(self.t), "dialogue_id": self.did,
@@ -357,17 +362,24 @@ def chat_turns(events: Any) -> list[dict[str, Any]]:
 
 # --- reconciliation ------------------------------------------------------------------------------
 
-@dataclass
 class _Log:
-    raw_id: Any
-    id: int | str | None
-    role: str | None
-    raw_role: Any
-    begin: float | None
-    text: Any
-    type: Any
-    t: float | None
-    norm: str
+    __slots__ = ("raw_id", "id", "role", "raw_role", "begin", "text", "type", "t", "norm")
+
+    def __init__(self, raw_id: Any, id: int | str | None, role: str | None, raw_role: Any,
+                 begin: float | None, text: Any, type: Any, t: float | None, norm: str) -> None:
+        self.raw_id = raw_id
+        self.id = id
+        self.role = role
+        self.raw_role = raw_role
+        self.begin = begin
+        self.text = text
+        self.type = type
+        self.t = t
+        self.norm = norm
+
+    def __repr__(self) -> str:
+        return (f"_Log(raw_id={self.raw_id!r}, id={self.id!r}, role={self.role!r}, raw_role={self.raw_role!r}, "
+                f"begin={self.begin!r}, text={self.text!r}, type={self.type!r}, t={self.t!r}, norm={self.norm!r})")
 
 
 def _log_turns(dialog: list[Any], start: float | None) -> list[_Log]:
@@ -694,8 +706,7 @@ def _unanswered(turns: list[dict[str, Any]], ends: list[float | None], evs: list
 
 # --- linking events to turns ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _View:
+class _View(NamedTuple):
     id: int | str | None
     role: str | None
     sid: int | str | None

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shared.archive import erasure, index_rows, layout
@@ -51,8 +50,7 @@ RECORDING_PREFIXES = (layout.RECORDINGS,)
 RECORDING_FIELDS = ("role", "sentenceid", "sentence_id", "duration", "format")
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     status: str  # archived | already_archived | dead_letter | skipped
     key: str | None = None
     reason: str | None = None

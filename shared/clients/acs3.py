@@ -15,7 +15,7 @@ import hmac
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote
 
 ALGORITHM = "ACS3-HMAC-SHA256"
@@ -133,8 +133,7 @@ def sign_request(
     return headers
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A signed request, ready to send (and to compare with the official SDK's)."""
 
     method: str

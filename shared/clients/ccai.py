@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,15 +48,22 @@ class CcaiFailure(Exception):
         self.attempts = attempts
 
 
-@dataclass
 class Answer:
     """One successful AnalyzeConversation: the final JSON object (streamed text assembled)."""
 
-    body: dict[str, Any]
-    request_id: str | None
-    attempts: int
-    upstream_ms: float
-    events: int = 0  # SSE events received (0 when not streamed)
+    __slots__ = ("body", "request_id", "attempts", "upstream_ms", "events")
+
+    def __init__(self, body: dict[str, Any], request_id: str | None, attempts: int, upstream_ms: float,
+                 events: int = 0) -> None:
+        self.body = body
+        self.request_id = request_id
+        self.attempts = attempts
+        self.upstream_ms = upstream_ms
+        self.events = events  # SSE events received (0 when not streamed)
+
+    def __repr__(self) -> str:
+        return (f"Answer(body={self.body!r}, request_id={self.request_id!r}, attempts={self.attempts!r}, "
+                f"upstream_ms={self.upstream_ms!r}, events={self.events!r})")
 
 
 def path_for(workspace_id: str, app_id: str) -> str:

@@ -38,8 +38,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote_plus, urlsplit
 
 from shared import lazyre
@@ -73,8 +72,7 @@ _IPV4 = lazyre.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 # --- public types -------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ObjectInfo:
+class ObjectInfo(NamedTuple):
     """What the store knows about one object. `etag` has no quotes; `last_modified` is
     UTC ISO-8601 (`2025-08-14T02:00:00Z`) when known; `metadata` (x-amz-meta-*, names
     lower-case) is filled by `get` and `head`, not by `list`."""
@@ -83,11 +81,23 @@ class ObjectInfo:
     size: int
     etag: str
     last_modified: str | None = None
-    metadata: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+    metadata: Mapping[str, str] | None = None  # not compared or hashed (see __eq__)
+
+    # Equal when key, size, ETag and time are: with or without metadata (`list` vs `head`).
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ObjectInfo) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self[:4] == other[:4]
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(self[:4])
 
 
-@dataclass(frozen=True)
-class PutResult:
+class PutResult(NamedTuple):
     """The outcome of a put: `created` is False when `if_absent` found an existing object
     (then `etag` is that object's)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from shared import lazyre
@@ -27,16 +26,53 @@ MAX_POLICY_CHARS = 2048
 _SESSION_NAME = lazyre.compile(r"[A-Za-z0-9.@_-]{2,64}")
 
 
-@dataclass(frozen=True)
 class TemporaryCredentials:
     """What AssumeRole issued. `expiration` is STS's own ISO text (UTC), `expires_at` the
-    same instant in epoch seconds. The secret and the token stay out of the repr."""
+    same instant in epoch seconds. The secret and the token stay out of the repr.
 
+    Immutable, compared and hashed by value. Deliberately not a tuple (NamedTuple): a tuple
+    would hand the secret and the token to anything that iterates it, such as `json.dumps` or
+    the log redaction (which turns tuples into lists)."""
+
+    __slots__ = ("access_key_id", "access_key_secret", "security_token", "expiration", "expires_at")
     access_key_id: str
-    access_key_secret: str = field(repr=False)
-    security_token: str = field(repr=False)
+    access_key_secret: str
+    security_token: str
     expiration: str
     expires_at: float
+
+    def __init__(self, access_key_id: str, access_key_secret: str, security_token: str, expiration: str,
+                 expires_at: float) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "access_key_id", access_key_id)
+        setattr_(self, "access_key_secret", access_key_secret)
+        setattr_(self, "security_token", security_token)
+        setattr_(self, "expiration", expiration)
+        setattr_(self, "expires_at", expires_at)
+
+    def _values(self) -> tuple[str, str, str, str, float]:
+        return self.access_key_id, self.access_key_secret, self.security_token, self.expiration, self.expires_at
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"TemporaryCredentials is immutable: cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"TemporaryCredentials is immutable: cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TemporaryCredentials) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple[type[TemporaryCredentials], tuple[str, str, str, str, float]]:
+        return self.__class__, self._values()  # copy and pickle: through __init__
+
+    def __repr__(self) -> str:
+        return (f"TemporaryCredentials(access_key_id={self.access_key_id!r}, expiration={self.expiration!r}, "
+                f"expires_at={self.expires_at!r})")
 
 
 def prepare(action: str, params: Mapping[str, Any], *, endpoint: str, credentials: CloudCredentials,

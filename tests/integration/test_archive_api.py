@@ -374,3 +374,30 @@ def test_raw_text_only_for_admins_whose_token_says_pii(moto_oss, tmp_path, mode)
         assert status == 200 and [c["instance_id"] for c in search["calls"]] == ["call-pii"]
     else:
         assert (status, search["error_code"]) == (403, "PersonalDataSearch")
+
+
+def test_a_day_file_of_an_older_schema_reads_with_nulls_and_counts_in_the_stats(changing):
+    # A day file written before schema version 2 lacks its columns (completeness, latencies): the
+    # mirror reads it next to current ones (those columns NULL), and the stats' keyword and rule
+    # tables, built when the stats first need them, count its calls.
+    api, _ = changing
+    store = object_store.get_store()
+    day = "2026-11-20"
+    newer = [c for c in list(index_rows.COLUMNS)[-6:]]
+    con = duckdb.connect()
+    with tempfile.TemporaryDirectory() as tmp:
+        current, older = f"{tmp}/current.parquet", f"{tmp}/older.parquet"
+        with open(current, "wb") as f:
+            f.write(store.get(layout.index_day_key(day))[0])
+        keep = ", ".join(f'"{c}"' for c in index_rows.COLUMNS if c not in newer)
+        con.execute(f"COPY (SELECT {keep} FROM read_parquet('{current}')) TO '{older}' (FORMAT parquet)")
+        assert not set(newer) & {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM '{older}'").fetchall()}
+        with open(older, "rb") as f:
+            store.put(layout.index_day_key(day), f.read())
+    status, out = get_json(api, "/api/v2/archive/calls", since=day, until=day)
+    assert status == 200 and sorted(c["instance_id"] for c in out["calls"]) == ["call-01", "call-02"]
+    assert all(c[col] is None for c in out["calls"] for col in newer if col in c)
+    assert set(ids(api)) == {c[0] for c in CALLS}  # the other days, of the current schema, alongside
+    status, stats = get_json(api, "/api/v2/archive/stats", since=day, until=day)
+    assert status == 200 and stats["calls"] == 2, stats
+    assert {r["title"]: r["failed"] for r in stats["rules"]}.get("Stays on topic") == 1, stats["rules"]

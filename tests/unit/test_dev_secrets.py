@@ -1,6 +1,6 @@
 """Development secrets stay on the laptop, and prod's CORS is an explicit list (security review).
 
-shared/ cannot import devkit, so shared/settings.py keeps SHA-256 fingerprints of devkit's
+shared/ cannot import devkit, so shared/settings/__init__.py keeps SHA-256 fingerprints of devkit's
 public development values; these tests fail when the two drift apart.
 """
 import hashlib
@@ -16,7 +16,7 @@ from shared.settings import DEV_SECRET_FINGERPRINTS, CoreSettings, HttpSettings,
 def test_fingerprints_are_those_of_devkits_current_values(name):
     value = getattr(defaults, name)
     assert hashlib.sha256(value.encode()).hexdigest() == DEV_SECRET_FINGERPRINTS[name], (
-        f"devkit/defaults.py {name} changed: update its fingerprint in shared/settings.py")
+        f"devkit/defaults.py {name} changed: update its fingerprint in shared/settings/__init__.py")
     assert is_dev_secret(value) and is_dev_secret(f" {value}\n")
 
 
