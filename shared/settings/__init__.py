@@ -9,13 +9,13 @@ Values of secret fields are registered with `shared.log` so they are scrubbed fr
 every log line, and never appear in an error message.
 """
 
-import importlib
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from shared import lazy_names
 from shared.errors import ConfigurationError
 
 
@@ -153,12 +153,7 @@ GROUPS: dict[str, str] = {
 
 def __getattr__(name: str) -> Any:
     """A settings group, its module imported on first use (PEP 562)."""
-    module = GROUPS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+    return lazy_names.resolve(__name__, GROUPS, globals(), name)
 
 
 def __dir__() -> list[str]:

@@ -12,11 +12,11 @@ GetRtcAuthTokenRequest`): a function defines only its own (pydantic's class crea
 a millisecond a model; issue 17).
 """
 
-import importlib
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from shared import lazy_names
 from shared.validation import BindsUser
 
 # Ids a client supplies: user ids are A-Za-z0-9_-, at most 64 characters.
@@ -68,12 +68,7 @@ MODELS: dict[str, str] = {
 
 def __getattr__(name: str) -> Any:
     """A request model, its module imported on first use (PEP 562)."""
-    module = MODELS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_names.resolve(__name__, MODELS, globals(), name)
 
 
 def __dir__() -> list[str]:
