@@ -15,6 +15,7 @@ from shared import lazyre
 from shared.clients import retry, rpc
 from shared.clients.acs3 import Prepared
 from shared.errors import UpstreamError
+from shared.frozen import Frozen
 from shared.settings import CloudCredentials, StsSettings, load
 
 VERSION = "2015-04-01"
@@ -26,7 +27,7 @@ MAX_POLICY_CHARS = 2048
 _SESSION_NAME = lazyre.compile(r"[A-Za-z0-9.@_-]{2,64}")
 
 
-class TemporaryCredentials:
+class TemporaryCredentials(Frozen):
     """What AssumeRole issued. `expiration` is STS's own ISO text (UTC), `expires_at` the
     same instant in epoch seconds. The secret and the token stay out of the repr.
 
@@ -49,26 +50,6 @@ class TemporaryCredentials:
         setattr_(self, "security_token", security_token)
         setattr_(self, "expiration", expiration)
         setattr_(self, "expires_at", expires_at)
-
-    def _values(self) -> tuple[str, str, str, str, float]:
-        return self.access_key_id, self.access_key_secret, self.security_token, self.expiration, self.expires_at
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"TemporaryCredentials is immutable: cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"TemporaryCredentials is immutable: cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TemporaryCredentials) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __reduce__(self) -> tuple[type[TemporaryCredentials], tuple[str, str, str, str, float]]:
-        return self.__class__, self._values()  # copy and pickle: through __init__
 
     def __repr__(self) -> str:
         return (f"TemporaryCredentials(access_key_id={self.access_key_id!r}, expiration={self.expiration!r}, "

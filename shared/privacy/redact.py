@@ -36,10 +36,12 @@ length, the one given first.
 `Finding.text` is the original substring: it is the personal data itself. Never log a
 Finding's text (its repr leaves it out); log kinds and spans.
 
-The module imports nothing at import time; `re`, `bisect` and the tables are built on
+The module imports only `shared.frozen` at import time; `re`, `bisect` and the tables are built on
 first use (cold start of the functions that ship it).
 """
 from __future__ import annotations
+
+from shared.frozen import Frozen
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs milliseconds of cold start
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ DEFAULT_PLACEHOLDERS = {"id_card": "[身份证号]", "mobile": "[手机号]", "l
                         "bank_card": "[银行卡号]", "email": "[邮箱]"}
 
 
-class Finding:
+class Finding(Frozen):
     """One piece of personal data: `text[start:end]` of the original text is of `kind`.
 
     `text` is that substring, i.e. the personal data itself: never log it (it is left
@@ -76,26 +78,6 @@ class Finding:
         setattr_(self, "start", start)
         setattr_(self, "end", end)
         setattr_(self, "text", text)
-
-    def _values(self) -> tuple[str, int, int, str]:
-        return self.kind, self.start, self.end, self.text
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Finding is immutable: cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Finding is immutable: cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Finding) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __reduce__(self) -> tuple[type[Finding], tuple[str, int, int, str]]:
-        return self.__class__, self._values()  # copy and pickle: through __init__
 
     def __repr__(self) -> str:
         return f"Finding(kind={self.kind!r}, start={self.start!r}, end={self.end!r})"
